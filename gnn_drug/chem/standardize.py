@@ -1,0 +1,85 @@
+"""Molecule standardisation with RDKit's MolStandardize, so the same compound always gets the same features.
+
+Steps (each optional): cleanup (normalise functional groups, reionise, disconnect metals), keep the largest
+organic fragment (strips salts and solvents), neutralise charges, and pick RDKit's canonical tautomer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rdkit import Chem
+from rdkit.Chem.MolStandardize import rdMolStandardize
+
+from gnn_drug.chem.molecule import InvalidMoleculeError, parse_smiles
+
+
+@dataclass(frozen=True)
+class StandardizedMolecule:
+    """A parsed, standardised molecule and its canonical SMILES."""
+
+    mol: Chem.Mol
+    smiles: str
+
+    @property
+    def inchikey(self) -> str:
+        return Chem.MolToInchiKey(self.mol)
+
+
+@dataclass
+class Standardizer:
+    """Callable that turns a SMILES string into a :class:`StandardizedMolecule`.
+
+    Raises :class:`InvalidMoleculeError` (with RDKit's reason) for input that cannot be parsed or standardised.
+    """
+
+    cleanup: bool = True
+    largest_fragment: bool = True
+    uncharge: bool = True
+    canonical_tautomer: bool = False
+    _tools: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def version(self) -> str:
+        flags = "".join(
+            str(int(f)) for f in (self.cleanup, self.largest_fragment, self.uncharge, self.canonical_tautomer)
+        )
+        return f"std1-{flags}"
+
+    def _tool(self, name: str):
+        tool = self._tools.get(name)
+        if tool is None:
+            if name == "fragment":
+                tool = rdMolStandardize.LargestFragmentChooser(preferOrganic=True)
+            elif name == "uncharge":
+                tool = rdMolStandardize.Uncharger(canonicalOrder=True)
+            else:
+                tool = rdMolStandardize.TautomerEnumerator()
+            self._tools[name] = tool
+        return tool
+
+    def standardize_mol(self, mol: Chem.Mol, source: str = "") -> Chem.Mol:
+        try:
+            if self.cleanup:
+                mol = rdMolStandardize.Cleanup(mol)
+            if self.largest_fragment and len(Chem.GetMolFrags(mol)) > 1:
+                mol = self._tool("fragment").choose(mol)
+            if self.uncharge:
+                mol = self._tool("uncharge").uncharge(mol)
+            if self.canonical_tautomer:
+                mol = self._tool("tautomer").Canonicalize(mol)
+        except Exception as exc:  # RDKit raises several exception types during standardisation
+            raise InvalidMoleculeError(source, f"standardisation failed: {exc}") from None
+        if mol is None or mol.GetNumAtoms() == 0:
+            raise InvalidMoleculeError(source, "standardisation left no atoms")
+        return mol
+
+    def __call__(self, smiles: str) -> StandardizedMolecule:
+        mol = self.standardize_mol(parse_smiles(smiles), smiles)
+        return StandardizedMolecule(mol=mol, smiles=Chem.MolToSmiles(mol))
+
+    def __getstate__(self) -> dict:
+        # RDKit standardisation tools are not picklable; workers rebuild them lazily.
+        state = self.__dict__.copy()
+        state["_tools"] = {}
+        return state

@@ -1,0 +1,76 @@
+"""Molecular graphs + labels + extra vectors as tensors, and the fast collation of index batches into
+:class:`MolBatch` (PyG's ``x / edge_index / edge_attr / batch`` layout)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from gnn_drug.chem import MolGraph
+
+
+@dataclass
+class MolBatch:
+    """A disjoint union of molecular graphs; ``batch[i]`` is the graph of atom ``i``."""
+
+    x: torch.Tensor
+    edge_index: torch.Tensor
+    edge_attr: torch.Tensor
+    batch: torch.Tensor
+    num_graphs: int
+    extra: torch.Tensor
+    y: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str) -> MolBatch:
+        return MolBatch(
+            x=self.x.to(device), edge_index=self.edge_index.to(device), edge_attr=self.edge_attr.to(device),
+            batch=self.batch.to(device), num_graphs=self.num_graphs, extra=self.extra.to(device),
+            y=None if self.y is None else self.y.to(device),
+        )
+
+
+class MolGraphDataset:
+    """Graphs with aligned labels ([n, tasks], NaN = missing) and extra feature vectors ([n, d], scaled)."""
+
+    def __init__(self, graphs: Sequence[MolGraph], labels: np.ndarray | None = None,
+                 extras: np.ndarray | None = None) -> None:
+        self.graphs = list(graphs)
+        n = len(self.graphs)
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.float32).reshape(n, -1)
+        self.extras = np.zeros((n, 0), np.float32) if extras is None else np.asarray(extras, np.float32)
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def collate(self, indices: Sequence[int]) -> MolBatch:
+        graphs = [self.graphs[i] for i in indices]
+        sizes = np.fromiter((g.num_atoms for g in graphs), dtype=np.int64, count=len(graphs))
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        edge_index = np.concatenate([g.edge_index + o for g, o in zip(graphs, offsets, strict=True)], axis=1)
+        idx = np.asarray(indices, dtype=np.int64)
+        return MolBatch(
+            x=torch.from_numpy(np.concatenate([g.x for g in graphs])),
+            edge_index=torch.from_numpy(edge_index),
+            edge_attr=torch.from_numpy(np.concatenate([g.edge_attr for g in graphs])),
+            batch=torch.from_numpy(np.repeat(np.arange(len(graphs)), sizes)),
+            num_graphs=len(graphs),
+            extra=torch.from_numpy(self.extras[idx]),
+            y=None if self.labels is None else torch.from_numpy(self.labels[idx]),
+        )
+
+    def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
+                drop_last: bool = False) -> Iterator[MolBatch]:
+        """Yield batches; the order depends only on ``seed`` (so a resumed epoch sees the same batches)."""
+        order = np.random.default_rng(seed).permutation(len(self)) if shuffle else np.arange(len(self))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            if drop_last and len(chunk) < batch_size and start > 0:
+                break
+            yield self.collate(chunk)
+
+    def subset(self, indices: np.ndarray) -> MolGraphDataset:
+        return MolGraphDataset([self.graphs[i] for i in indices],
+                               None if self.labels is None else self.labels[indices], self.extras[indices])

@@ -1,0 +1,118 @@
+"""Seeded train/validation/test splits: random, scaffold (balanced, as Chemprop's ``scaffold_balanced``) and
+stratified; saved as a Chemprop-compatible JSON so another tool can be run on exactly the same molecules."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gnn_drug.data.atomic import atomic_write_text
+from gnn_drug.errors import DataError
+
+SPLIT_METHODS = ("random", "scaffold", "stratified")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices (into whatever list was split) of the train, validation and test sets."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def to_dict(self) -> dict[str, list[int]]:
+        return {"train": self.train.tolist(), "val": self.val.tolist(), "test": self.test.tolist()}
+
+    def map(self, positions: np.ndarray) -> Split:
+        """Re-express the split through ``positions`` (e.g. from valid-molecule order to file rows)."""
+        return Split(positions[self.train], positions[self.val], positions[self.test])
+
+
+def _check_sizes(sizes: Sequence[float]) -> tuple[float, float, float]:
+    if len(sizes) != 3 or any(s < 0 for s in sizes) or abs(sum(sizes) - 1.0) > 1e-6:
+        raise DataError(f"split sizes must be three non-negative fractions summing to 1, got {list(sizes)}")
+    return float(sizes[0]), float(sizes[1]), float(sizes[2])
+
+
+def random_split(n: int, sizes: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
+    train_f, val_f, _ = _check_sizes(sizes)
+    order = np.random.default_rng(seed).permutation(n)
+    n_train, n_val = int(round(train_f * n)), int(round(val_f * n))
+    return Split(np.sort(order[:n_train]), np.sort(order[n_train : n_train + n_val]),
+                 np.sort(order[n_train + n_val :]))
+
+
+def scaffold_split(scaffolds: Sequence[str], sizes: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
+    """Whole scaffold groups go to one set. Groups larger than half the test size go to train first (so the
+    test set is not dominated by one big series); the remaining groups are shuffled with ``seed``."""
+    train_f, val_f, _ = _check_sizes(sizes)
+    n = len(scaffolds)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, scaffold in enumerate(scaffolds):
+        groups[scaffold].append(i)
+    n_train, n_val = train_f * n, val_f * n
+    n_test = n - n_train - n_val
+    big = [g for g in groups.values() if len(g) > n_val / 2 or len(g) > n_test / 2]
+    small = [g for g in groups.values() if not (len(g) > n_val / 2 or len(g) > n_test / 2)]
+    rng = np.random.default_rng(seed)
+    rng.shuffle(big)
+    rng.shuffle(small)
+    train: list[int] = []
+    val: list[int] = []
+    test: list[int] = []
+    for group in big + small:
+        if len(train) + len(group) <= n_train:
+            train += group
+        elif len(val) + len(group) <= n_val:
+            val += group
+        else:
+            test += group
+    return Split(np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(val, dtype=np.int64)),
+                 np.sort(np.asarray(test, dtype=np.int64)))
+
+
+def stratified_split(labels: np.ndarray, sizes: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
+    """Keep the active fraction equal across sets; strata are the first label column (missing = own stratum)."""
+    train_f, val_f, _ = _check_sizes(sizes)
+    y = labels[:, 0] if labels.ndim == 2 else labels
+    strata = np.where(np.isnan(y), -1, y).astype(np.int64)
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    for value in np.unique(strata):
+        idx = rng.permutation(np.flatnonzero(strata == value))
+        n_train, n_val = int(round(train_f * len(idx))), int(round(val_f * len(idx)))
+        parts["train"].append(idx[:n_train])
+        parts["val"].append(idx[n_train : n_train + n_val])
+        parts["test"].append(idx[n_train + n_val :])
+    return Split(*(np.sort(np.concatenate(parts[k])) for k in ("train", "val", "test")))
+
+
+def save_split(split: Split, path: str | os.PathLike) -> None:
+    """Write Chemprop's ``--splits-file`` layout: a JSON list holding one {train, val, test} dict."""
+    atomic_write_text(path, json.dumps([split.to_dict()]))
+
+
+def load_split(path: str | os.PathLike, n_rows: int | None = None) -> Split:
+    """Read a split written by :func:`save_split` (or a bare {train, val, test} dict)."""
+    try:
+        data = json.loads(open(path).read())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: cannot read split file: {exc}") from None
+    if isinstance(data, list):
+        if len(data) != 1:
+            raise DataError(f"{path}: expected one split, found {len(data)}")
+        data = data[0]
+    if not isinstance(data, dict) or not {"train", "val", "test"} <= set(data):
+        raise DataError(f"{path}: a split file needs 'train', 'val' and 'test' lists")
+    split = Split(*(np.asarray(data[k], dtype=np.int64) for k in ("train", "val", "test")))
+    everything = np.concatenate([split.train, split.val, split.test])
+    if len(np.unique(everything)) != len(everything):
+        raise DataError(f"{path}: a row appears in more than one set")
+    if n_rows is not None and everything.size and (everything.min() < 0 or everything.max() >= n_rows):
+        raise DataError(f"{path}: row indices must lie in 0..{n_rows - 1}")
+    return split

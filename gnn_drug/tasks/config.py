@@ -1,0 +1,137 @@
+"""Task configuration as data: YAML validated by pydantic, with dotted ``key=value`` overrides from the CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gnn_drug.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    source: str = Field(description="registry dataset name (e.g. tox21) or a path to a CSV/TSV/Parquet file")
+    smiles_column: str | None = None
+    targets: list[str] | None = None
+    task_types: dict[str, Literal["classification", "regression"]] | Literal[
+        "classification", "regression"] | None = None
+    id_column: str | None = None
+
+
+class SplitConfig(_Strict):
+    method: Literal["random", "scaffold", "stratified"] = "scaffold"
+    sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    split_file: str | None = None
+
+    @field_validator("sizes")
+    @classmethod
+    def _sum_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(x < 0 for x in v) or abs(sum(v) - 1) > 1e-6:
+            raise ValueError("split sizes must be non-negative and sum to 1")
+        return v
+
+
+class StandardizeConfig(_Strict):
+    cleanup: bool = True
+    largest_fragment: bool = True
+    uncharge: bool = True
+    canonical_tautomer: bool = False
+
+
+class FeaturizationConfig(_Strict):
+    standardize: StandardizeConfig = StandardizeConfig()
+    extra_features: list[Literal["morgan", "morgan_count", "rdkit2d"]] = []
+    n_workers: int = Field(2, ge=1)
+    cache: bool = True
+    cache_dir: str | None = None
+
+
+class ModelConfig(_Strict):
+    encoder: Literal["dmpnn", "gine", "attentivefp"] = "dmpnn"
+    hidden_dim: int = Field(300, ge=8)
+    depth: int = Field(3, ge=1)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    readout: Literal["mean", "sum", "max", "mean_max"] = "mean"
+    head_hidden_dim: int = Field(300, ge=8)
+    head_layers: int = Field(2, ge=1)
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(50, ge=1)
+    batch_size: int = Field(50, ge=2)
+    lr: float = Field(1e-3, gt=0)
+    warmup_epochs: float = Field(2.0, ge=0)
+    init_lr_ratio: float = Field(0.1, gt=0, le=1)
+    final_lr_ratio: float = Field(0.1, gt=0, le=1)
+    weight_decay: float = Field(0.0, ge=0)
+    patience: int = Field(20, ge=1)
+    class_weighting: bool = False
+    grad_clip: float = Field(10.0, ge=0)
+    device: str = "cpu"
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+
+class TaskConfig(_Strict):
+    task: Literal["toxicity", "property"] = "toxicity"
+    data: DataConfig
+    split: SplitConfig = SplitConfig()
+    featurization: FeaturizationConfig = FeaturizationConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    search: dict | None = Field(None, description="Optuna search space, used by `gnn-drug tune`")
+
+
+def _apply_override(raw: dict, assignment: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(f"override {assignment!r} must look like key.subkey=value")
+    key, value = assignment.split("=", 1)
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {assignment!r}: {part!r} is not a section")
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def _format_validation(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"])
+        lines.append(f"{where}: {item['msg']}")
+    return f"{source}: invalid configuration — " + "; ".join(lines)
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None,
+                raw: dict | None = None) -> TaskConfig:
+    """Load YAML (or a dict), apply overrides, validate; errors name the file and the offending key."""
+    source = str(path) if path else "config"
+    if raw is None:
+        if path is None:
+            raise ConfigError("no configuration given")
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    for assignment in overrides or []:
+        _apply_override(raw, assignment)
+    try:
+        return TaskConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(exc, source)) from None
+
+
+def dump_config(config: TaskConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

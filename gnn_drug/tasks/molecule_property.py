@@ -1,0 +1,366 @@
+"""Molecular property prediction (toxicity, ADMET, any per-molecule assay), as a recipe of shared parts:
+
+table -> standardised, featurised molecules (+ rejects) -> split -> k seeded models -> validation-selected
+ensemble -> metrics, predictions and a model directory. :class:`MoleculePropertyPredictor` loads a run back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gnn_drug.chem import MolGraphFeaturizer, Standardizer, murcko_scaffold, parse_smiles
+from gnn_drug.data.atomic import atomic_path, atomic_write_text
+from gnn_drug.data.featurize import FeaturizedMolecules, MoleculeFeaturizer, featurize_smiles
+from gnn_drug.data.graph_dataset import MolGraphDataset
+from gnn_drug.data.registry import DATASETS, default_cache_dir, resolve_dataset, sha256_of
+from gnn_drug.data.rejects import write_rejects
+from gnn_drug.data.scaling import FeatureScaler
+from gnn_drug.data.splits import Split, load_split, random_split, save_split, scaffold_split, stratified_split
+from gnn_drug.data.tables import MoleculeTable, load_molecule_table
+from gnn_drug.errors import ConfigError, DataError
+from gnn_drug.models import MoleculeModel
+from gnn_drug.tasks.config import TaskConfig, dump_config, load_config
+from gnn_drug.train.metrics import evaluate_predictions
+from gnn_drug.train.model_files import load_model_dir, save_model_dir
+from gnn_drug.train.trainer import (
+    FitResult,
+    TargetScaler,
+    Trainer,
+    TrainSettings,
+    predict_outputs,
+    resolve_device,
+)
+
+Log = Callable[[str], None]
+
+
+def _print(msg: str) -> None:
+    import sys
+
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- data ----------------------------------------------------------------------------------------------------
+@dataclass
+class DataSourceInfo:
+    path: Path
+    name: str
+    licence: str | None
+
+
+def resolve_source(source: str, data_dir: str | os.PathLike | None = None) -> DataSourceInfo:
+    """A registry name resolves through the mirror/cache/download chain; anything else is a file path."""
+    if source.lower() in DATASETS and not Path(source).exists():
+        entry = DATASETS[source.lower()]
+        return DataSourceInfo(resolve_dataset(entry.name, data_dir), entry.name, entry.licence)
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise DataError(f"{source}: neither a known dataset ({', '.join(sorted(DATASETS))}) nor an existing file")
+    return DataSourceInfo(path, path.name, None)
+
+
+def load_task_table(config: TaskConfig, data_dir: str | os.PathLike | None = None) -> tuple[MoleculeTable,
+                                                                                             DataSourceInfo]:
+    info = resolve_source(config.data.source, data_dir)
+    entry = DATASETS.get(info.name)
+    smiles_column = config.data.smiles_column or (entry.smiles_column if entry else "smiles")
+    targets = config.data.targets or (list(entry.target_columns) if entry and entry.target_columns else None)
+    task_types = config.data.task_types or (entry.task_type if entry else None)
+    table = load_molecule_table(info.path, smiles_column, targets, task_types, config.data.id_column)
+    return table, info
+
+
+def build_featurizer(config: TaskConfig) -> MoleculeFeaturizer:
+    std = config.featurization.standardize
+    return MoleculeFeaturizer(
+        Standardizer(std.cleanup, std.largest_fragment, std.uncharge, std.canonical_tautomer),
+        tuple(config.featurization.extra_features),
+    )
+
+
+def feature_cache_dir(config: TaskConfig) -> Path | None:
+    if not config.featurization.cache:
+        return None
+    return Path(config.featurization.cache_dir) if config.featurization.cache_dir else default_cache_dir() / "features"
+
+
+def make_split(config: TaskConfig, featurized: FeaturizedMolecules, labels: np.ndarray) -> Split:
+    """Split the valid molecules (positions in ``featurized`` order)."""
+    cfg = config.split
+    n = len(featurized)
+    if cfg.method == "random":
+        return random_split(n, cfg.sizes, cfg.seed)
+    if cfg.method == "stratified":
+        return stratified_split(labels, cfg.sizes, cfg.seed)
+    scaffolds = [murcko_scaffold(parse_smiles(s)) for s in featurized.smiles]
+    return scaffold_split(scaffolds, cfg.sizes, cfg.seed)
+
+
+def split_from_file(path: str | os.PathLike, featurized: FeaturizedMolecules, n_rows: int, log: Log) -> Split:
+    """A split file holds input-file rows; rows whose molecule was rejected are dropped (and reported)."""
+    file_split = load_split(path, n_rows)
+    position = {int(r): i for i, r in enumerate(featurized.rows)}
+    parts = []
+    dropped = 0
+    for rows in (file_split.train, file_split.val, file_split.test):
+        kept = [position[int(r)] for r in rows if int(r) in position]
+        dropped += len(rows) - len(kept)
+        parts.append(np.asarray(kept, dtype=np.int64))
+    if dropped:
+        log(f"{path}: {dropped} split rows refer to rejected molecules and were dropped")
+    return Split(*parts)
+
+
+# ---- training ------------------------------------------------------------------------------------------------
+def _build_model(config: TaskConfig, num_tasks: int, extra_dim: int) -> MoleculeModel:
+    m = config.model
+    return MoleculeModel(m.encoder, MolGraphFeaturizer.atom_dim, MolGraphFeaturizer.bond_dim, num_tasks,
+                         extra_dim=extra_dim, hidden_dim=m.hidden_dim, depth=m.depth, dropout=m.dropout,
+                         readout=m.readout, head_hidden_dim=m.head_hidden_dim, head_layers=m.head_layers)
+
+
+def _train_settings(config: TaskConfig) -> TrainSettings:
+    t = config.train
+    return TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, warmup_epochs=t.warmup_epochs,
+                         init_lr_ratio=t.init_lr_ratio, final_lr_ratio=t.final_lr_ratio,
+                         weight_decay=t.weight_decay, patience=t.patience, class_weighting=t.class_weighting,
+                         grad_clip=t.grad_clip, device=t.device)
+
+
+def _write_predictions(path: Path, rows: np.ndarray, smiles: list[str], inputs: list[str], targets: list[str],
+                       mean: np.ndarray, std: np.ndarray | None, labels: np.ndarray | None = None) -> None:
+    frame = pd.DataFrame({"row": rows + 1, "input_smiles": inputs, "smiles": smiles})
+    for j, name in enumerate(targets):
+        if labels is not None:
+            frame[f"{name}_true"] = labels[:, j]
+        frame[name] = mean[:, j]
+        if std is not None:
+            frame[f"{name}_std"] = std[:, j]
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+              resume: bool = False, log: Log = _print,
+              on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
+    """Train (or resume) a run into ``out_dir``; returns the metrics written to ``metrics.json``."""
+    out = Path(out_dir)
+    resolved_path = out / "config.resolved.yaml"
+    if resume and resolved_path.exists():
+        previous = load_config(resolved_path)
+        if previous.model_dump() != config.model_dump():
+            log(f"--resume: using the configuration saved in {resolved_path}")
+        config = previous
+    elif (out / "metrics.json").exists() and not resume:
+        raise ConfigError(f"{out}: already holds a finished run; choose another --out or pass --resume")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(resolved_path, dump_config(config))
+    started = time.perf_counter()
+
+    table, info = load_task_table(config, data_dir)
+    if info.licence:
+        log(f"dataset {info.name}: {info.licence}")
+    log(f"{info.path}: {len(table)} rows, {table.num_tasks} task(s): "
+        + ", ".join(f"{t} [{k}]" for t, k in zip(table.targets, table.task_types, strict=True)))
+    featurizer = build_featurizer(config)
+    featurized = featurize_smiles(table.smiles, featurizer, n_workers=config.featurization.n_workers,
+                                  cache_dir=feature_cache_dir(config))
+    write_rejects(out / "rejects.csv", featurized.rejects, str(info.path))
+    if featurized.rejects:
+        log(f"{len(featurized.rejects)} molecule(s) rejected, see {out / 'rejects.csv'} "
+            f"(first: row {featurized.rejects[0].row + 1}: {featurized.rejects[0].reason})")
+    if len(featurized) < 3:
+        raise DataError(f"{info.path}: only {len(featurized)} valid molecules; need at least 3 to split")
+    labels = table.labels[featurized.rows]
+
+    split_path = out / "splits.json"
+    if config.split.split_file:
+        split = split_from_file(config.split.split_file, featurized, len(table), log)
+    elif resume and split_path.exists():
+        split = split_from_file(split_path, featurized, len(table), log)
+    else:
+        split = make_split(config, featurized, labels)
+    save_split(split.map(featurized.rows), split_path)
+    for name, part in (("train", split.train), ("val", split.val), ("test", split.test)):
+        if len(part) == 0 and name != "test":
+            raise DataError(f"{info.path}: the {name} set is empty; check split sizes")
+
+    extra_scaler = FeatureScaler().fit(featurized.extras[split.train])
+    extras = extra_scaler.transform(featurized.extras) if featurizer.extra_dim else featurized.extras
+    full = MolGraphDataset(featurized.graphs, labels, extras)
+    train_ds, val_ds, test_ds = full.subset(split.train), full.subset(split.val), full.subset(split.test)
+    target_scaler = TargetScaler.fit(train_ds.labels, table.task_types)
+
+    settings = _train_settings(config)
+    tensors: dict[str, torch.Tensor] = {}
+    fits: list[FitResult] = []
+    val_preds, test_preds = [], []
+    for k, seed in enumerate(config.train.seeds):
+        log(f"training member {k + 1}/{len(config.train.seeds)} (seed {seed}, {config.model.encoder})")
+        torch.manual_seed(seed)
+        model = _build_model(config, table.num_tasks, featurizer.extra_dim)
+        trainer = Trainer(settings, table.task_types, table.targets, out / "checkpoints" / f"seed_{seed}.pt",
+                          log=log, on_epoch_end=on_epoch_end)
+        fits.append(trainer.fit(model, train_ds, val_ds, target_scaler, seed=seed, resume=resume))
+        model.cpu()
+        tensors.update({f"member{k}.{name}": v for name, v in model.state_dict().items()})
+        val_preds.append(predict_outputs(model, val_ds, table.task_types, target_scaler))
+        test_preds.append(predict_outputs(model, test_ds, table.task_types, target_scaler))
+
+    def summarise(preds: list[np.ndarray], ds: MolGraphDataset) -> dict:
+        metrics = evaluate_predictions(ds.labels, np.mean(preds, axis=0), table.task_types, table.targets)
+        metrics["members"] = [
+            {k: v for k, v in evaluate_predictions(ds.labels, p, table.task_types, table.targets).items()
+             if k != "per_task"} for p in preds
+        ]
+        return metrics
+
+    metrics = {"val": summarise(val_preds, val_ds)}
+    if len(split.test):
+        metrics["test"] = summarise(test_preds, test_ds)
+        test_mean, test_std = np.mean(test_preds, axis=0), np.std(test_preds, axis=0)
+        test_rows = featurized.rows[split.test]
+        _write_predictions(out / "test_predictions.csv", test_rows, [featurized.smiles[i] for i in split.test],
+                           [table.smiles[r] for r in test_rows], table.targets, test_mean,
+                           test_std if len(test_preds) > 1 else None, test_ds.labels)
+    metrics["training"] = [{"seed": s, "best_epoch": f.best_epoch, "epochs_run": f.epochs_run,
+                            "best_val_score": f.best_score} for s, f in zip(config.train.seeds, fits, strict=True)]
+
+    tensors["extra_scaler.mean"] = torch.from_numpy(extra_scaler.mean_)
+    tensors["extra_scaler.scale"] = torch.from_numpy(extra_scaler.scale_)
+    tensors["target_scaler.mean"] = torch.from_numpy(target_scaler.mean)
+    tensors["target_scaler.std"] = torch.from_numpy(target_scaler.std)
+    card = {
+        "task": config.task,
+        "config": config.model_dump(mode="json"),
+        "featurizer_version": featurizer.version,
+        "targets": table.targets,
+        "task_types": table.task_types,
+        "members": len(config.train.seeds),
+        "extra_dim": featurizer.extra_dim,
+        "training_data": {"source": str(info.path), "name": info.name, "sha256": sha256_of(info.path),
+                          "licence": info.licence, "rows": len(table), "valid": len(featurized),
+                          "rejects": len(featurized.rejects)},
+        "split": {"method": config.split.method, "seed": config.split.seed, "train": len(split.train),
+                  "val": len(split.val), "test": len(split.test)},
+        "metrics": {k: {m: v for m, v in metrics[k].items() if m not in ("per_task", "members")}
+                    for k in ("val", "test") if k in metrics},
+    }
+    save_model_dir(out / "model", tensors, card)
+    summary = {
+        "source": str(info.path), "rows": len(table), "valid": len(featurized), "rejects": len(featurized.rejects),
+        "targets": dict(zip(table.targets, table.task_types, strict=True)),
+        "split": card["split"], "seconds": round(time.perf_counter() - started, 1),
+    }
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    return metrics
+
+
+# ---- prediction ----------------------------------------------------------------------------------------------
+@dataclass
+class Predictions:
+    featurized: FeaturizedMolecules
+    mean: np.ndarray
+    std: np.ndarray
+
+
+class MoleculePropertyPredictor:
+    """A trained run loaded from its model directory (checksums verified, tensors only)."""
+
+    def __init__(self, card: dict, tensors: dict[str, torch.Tensor]) -> None:
+        self.card = card
+        self.config = TaskConfig.model_validate(card["config"])
+        self.targets: list[str] = card["targets"]
+        self.task_types: list[str] = card["task_types"]
+        self.featurizer = build_featurizer(self.config)
+        if self.featurizer.version != card["featurizer_version"]:
+            raise DataError(
+                f"model was trained with featuriser {card['featurizer_version']}, this gnn-drug provides "
+                f"{self.featurizer.version}; retrain the model"
+            )
+        self.extra_scaler = FeatureScaler.from_state(tensors["extra_scaler.mean"].numpy(),
+                                                     tensors["extra_scaler.scale"].numpy())
+        self.target_scaler = TargetScaler(tensors["target_scaler.mean"].numpy(), tensors["target_scaler.std"].numpy())
+        self.models = []
+        for k in range(card["members"]):
+            model = _build_model(self.config, len(self.targets), card["extra_dim"])
+            prefix = f"member{k}."
+            model.load_state_dict({n[len(prefix):]: v for n, v in tensors.items() if n.startswith(prefix)})
+            model.eval()
+            self.models.append(model)
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike) -> MoleculePropertyPredictor:
+        path = Path(run_dir)
+        model_dir = path / "model" if (path / "model").is_dir() else path
+        tensors, card = load_model_dir(model_dir)
+        return cls(card, tensors)
+
+    def predict_featurized(self, featurized: FeaturizedMolecules, device: str = "cpu",
+                           batch_size: int = 256) -> Predictions:
+        extras = self.extra_scaler.transform(featurized.extras) if self.featurizer.extra_dim else featurized.extras
+        dataset = MolGraphDataset(featurized.graphs, None, extras)
+        dev = resolve_device(device)
+        preds = []
+        for model in self.models:
+            model.to(dev)
+            preds.append(predict_outputs(model, dataset, self.task_types, self.target_scaler, batch_size, dev))
+        stacked = np.stack(preds) if preds else np.zeros((1, 0, len(self.targets)), np.float32)
+        return Predictions(featurized, stacked.mean(axis=0), stacked.std(axis=0))
+
+    def predict_smiles(self, smiles: list[str], n_workers: int = 1, cache_dir: str | os.PathLike | None = None,
+                       device: str = "cpu") -> Predictions:
+        featurized = featurize_smiles(smiles, self.featurizer, n_workers=n_workers, cache_dir=cache_dir)
+        return self.predict_featurized(featurized, device)
+
+
+def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out_path: str | os.PathLike,
+                 smiles_column: str = "smiles", id_column: str | None = None, n_workers: int = 1,
+                 rejects_path: str | os.PathLike | None = None, log: Log = _print) -> Predictions:
+    """Predict every molecule of a file; output (CSV or Parquet by extension) and rejects written atomically."""
+    predictor = MoleculePropertyPredictor.load(run_dir)
+    table = load_molecule_table(input_path, smiles_column, targets=[], id_column=id_column, require_targets=False)
+    result = predictor.predict_smiles(table.smiles, n_workers=n_workers)
+    fz = result.featurized
+    frame = pd.DataFrame({"row": fz.rows + 1, "input_smiles": [table.smiles[r] for r in fz.rows],
+                          "smiles": fz.smiles})
+    if table.ids is not None:
+        frame.insert(1, id_column, [table.ids[r] for r in fz.rows])
+    for j, name in enumerate(predictor.targets):
+        frame[name] = result.mean[:, j]
+        if len(predictor.models) > 1:
+            frame[f"{name}_std"] = result.std[:, j]
+    out_path = Path(out_path)
+    with atomic_path(out_path) as tmp:
+        if out_path.suffix.lower() == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, sep="\t" if out_path.suffix.lower() == ".tsv" else ",")
+    rejects_path = Path(rejects_path) if rejects_path else out_path.with_name(out_path.stem + ".rejects.csv")
+    write_rejects(rejects_path, fz.rejects, str(input_path))
+    log(f"{len(fz)} molecules predicted -> {out_path}; {len(fz.rejects)} rejected -> {rejects_path}")
+    return result
+
+
+def evaluate_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, smiles_column: str = "smiles",
+                  n_workers: int = 1) -> dict:
+    """Metrics of a trained run on a new labelled file (label columns named as in training)."""
+    predictor = MoleculePropertyPredictor.load(run_dir)
+    table = load_molecule_table(input_path, smiles_column, targets=predictor.targets,
+                                task_types=dict(zip(predictor.targets, predictor.task_types, strict=True)))
+    result = predictor.predict_smiles(table.smiles, n_workers=n_workers)
+    metrics = evaluate_predictions(table.labels[result.featurized.rows], result.mean, predictor.task_types,
+                                   predictor.targets)
+    metrics["molecules"] = len(result.featurized)
+    metrics["rejects"] = len(result.featurized.rejects)
+    return metrics

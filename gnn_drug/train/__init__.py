@@ -1,0 +1,1 @@
+"""Training: metrics, masked losses, checkpoints and the shared trainer."""

@@ -1,0 +1,91 @@
+"""The on-disk model format: a directory with ``weights.safetensors`` (tensors only — nothing is unpickled) and
+``model.json`` (a card: schema version, task, config, featuriser version, labels, metrics, package versions,
+and the sha256 of every file). Loading verifies the schema version and the checksums before use."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from gnn_drug import __version__
+from gnn_drug.data.atomic import atomic_path, atomic_write_text
+from gnn_drug.errors import ModelFileError
+
+SCHEMA_VERSION = 1
+WEIGHTS_FILE = "weights.safetensors"
+CARD_FILE = "model.json"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    import rdkit
+    import torch_geometric
+
+    return {"gnn_drug": __version__, "torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
+            "rdkit": rdkit.__version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def save_model_dir(path: str | os.PathLike, tensors: dict[str, torch.Tensor], card: dict) -> Path:
+    """Write weights and card; the card gains schema version, versions, timestamp and file checksums."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    weights = path / WEIGHTS_FILE
+    with atomic_path(weights) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+    full = {
+        "schema_version": SCHEMA_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "package_versions": package_versions(),
+        **card,
+        "files": {WEIGHTS_FILE: _sha256(weights)},
+    }
+    atomic_write_text(path / CARD_FILE, json.dumps(full, indent=2, default=_json_default))
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def load_model_dir(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """Return (tensors, card) after checking schema version and every file's checksum."""
+    path = Path(path)
+    card_path = path / CARD_FILE
+    if not card_path.is_file():
+        raise ModelFileError(f"{path}: not a gnn-drug model directory (no {CARD_FILE})")
+    try:
+        card = json.loads(card_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{card_path}: model card is not valid JSON ({exc})") from None
+    version = card.get("schema_version")
+    if version != SCHEMA_VERSION:
+        made_by = card.get("package_versions", {}).get("gnn_drug", "an unknown version")
+        raise ModelFileError(
+            f"{path}: model schema version {version} (made by gnn-drug {made_by}) is not supported by gnn-drug "
+            f"{__version__}, which reads schema version {SCHEMA_VERSION}"
+        )
+    for name, expected in card.get("files", {}).items():
+        file = path / name
+        if not file.is_file():
+            raise ModelFileError(f"{file}: listed in the model card but missing")
+        actual = _sha256(file)
+        if actual != expected:
+            raise ModelFileError(f"{file}: checksum mismatch (file changed since it was saved); refusing to load")
+    return load_file(str(path / WEIGHTS_FILE)), card

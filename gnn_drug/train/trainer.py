@@ -1,0 +1,207 @@
+"""Training loop shared by every task: masked multi-task loss, warm-up + exponential-decay learning rate,
+model selection and early stopping on the validation set only, an atomic checkpoint after every epoch, and
+exact resumption (batch order is a function of (seed, epoch); the RNG state is checkpointed)."""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from gnn_drug.data.graph_dataset import MolGraphDataset
+from gnn_drug.data.tables import CLASSIFICATION
+from gnn_drug.train.checkpoint import load_checkpoint, save_checkpoint
+from gnn_drug.train.losses import MaskedMultiTaskLoss, positive_class_weights
+from gnn_drug.train.metrics import evaluate_predictions, selection_score
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation settings; learning rates are per step, epochs count passes over the training set."""
+
+    epochs: int = 50
+    batch_size: int = 50
+    lr: float = 1e-3
+    warmup_epochs: float = 2.0
+    init_lr_ratio: float = 0.1
+    final_lr_ratio: float = 0.1
+    weight_decay: float = 0.0
+    patience: int = 20
+    class_weighting: bool = False
+    grad_clip: float = 10.0
+    device: str = "cpu"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class TargetScaler:
+    """Standardises regression columns (fitted on training labels); classification columns pass through."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, labels: np.ndarray, task_types: Sequence[str]) -> TargetScaler:
+        mean = np.zeros(labels.shape[1], np.float32)
+        std = np.ones(labels.shape[1], np.float32)
+        for j, kind in enumerate(task_types):
+            if kind != CLASSIFICATION:
+                column = labels[:, j][~np.isnan(labels[:, j])]
+                if column.size:
+                    mean[j] = column.mean()
+                    std[j] = column.std() if column.std() > 1e-8 else 1.0
+        return cls(mean, std)
+
+    def transform(self, labels: np.ndarray) -> np.ndarray:
+        return ((labels - self.mean) / self.std).astype(np.float32)
+
+    def inverse(self, outputs: np.ndarray) -> np.ndarray:
+        return outputs * self.std + self.mean
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best_score: float
+    epochs_run: int
+    history: list[dict] = field(default_factory=list)
+
+
+def predict_outputs(model: nn.Module, dataset: MolGraphDataset, task_types: Sequence[str],
+                    scaler: TargetScaler, batch_size: int = 256, device: torch.device | str = "cpu") -> np.ndarray:
+    """Predictions in label units: probabilities for classification, unscaled values for regression."""
+    model.eval()
+    outputs = []
+    with torch.no_grad():
+        for batch in dataset.batches(batch_size):
+            outputs.append(model(batch.to(device)).cpu().numpy())
+    raw = np.concatenate(outputs) if outputs else np.zeros((0, len(task_types)), np.float32)
+    is_class = np.array([t == CLASSIFICATION for t in task_types])
+    probs = 1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))
+    return np.where(is_class, probs, scaler.inverse(raw)).astype(np.float32)
+
+
+class Trainer:
+    """Fits one model. ``on_epoch_end(epoch, record)`` is called after each checkpoint (tests interrupt there)."""
+
+    def __init__(self, settings: TrainSettings, task_types: Sequence[str], task_names: Sequence[str],
+                 checkpoint_path: str | Path | None = None, log: Callable[[str], None] | None = None,
+                 on_epoch_end: Callable[[int, dict], None] | None = None) -> None:
+        self.settings = settings
+        self.task_types = list(task_types)
+        self.task_names = list(task_names)
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self.on_epoch_end = on_epoch_end
+        self.device = resolve_device(settings.device)
+
+    def _lr(self, step: int, steps_per_epoch: int) -> float:
+        s = self.settings
+        warmup = max(1, int(s.warmup_epochs * steps_per_epoch))
+        total = max(warmup + 1, s.epochs * steps_per_epoch)
+        if step < warmup:
+            return s.lr * (s.init_lr_ratio + (1 - s.init_lr_ratio) * step / warmup)
+        progress = (step - warmup) / (total - warmup)
+        return s.lr * math.exp(math.log(s.final_lr_ratio) * min(1.0, progress))
+
+    def fit(self, model: nn.Module, train: MolGraphDataset, val: MolGraphDataset, scaler: TargetScaler,
+            seed: int = 0, resume: bool = False) -> FitResult:
+        s = self.settings
+        model.to(self.device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
+        train_labels = torch.from_numpy(train.labels)
+        pos_weight = positive_class_weights(train_labels, self.task_types) if s.class_weighting else None
+        loss_fn = MaskedMultiTaskLoss(self.task_types, pos_weight)
+        scaled_train = MolGraphDataset(train.graphs, scaler.transform(train.labels), train.extras)
+        steps_per_epoch = max(1, math.ceil(len(train) / s.batch_size))
+
+        start_epoch, best_score, best_epoch, bad_epochs = 0, -math.inf, -1, 0
+        history: list[dict] = []
+        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if resume and self.checkpoint_path is not None and self.checkpoint_path.exists():
+            state = load_checkpoint(self.checkpoint_path)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            best_state = state["best_model"]
+            start_epoch, best_score, best_epoch = state["epoch"] + 1, state["best_score"], state["best_epoch"]
+            bad_epochs, history = state["bad_epochs"], list(state["history"])
+            torch.set_rng_state(state["rng"])
+            self.log(f"resumed from {self.checkpoint_path} after epoch {state['epoch'] + 1}")
+            if state.get("finished"):
+                start_epoch = s.epochs
+        else:
+            seed_everything(seed)
+
+        started = time.perf_counter()
+        epoch = start_epoch - 1
+        for epoch in range(start_epoch, s.epochs):
+            if bad_epochs >= s.patience:
+                break
+            t0 = time.perf_counter()
+            model.train()
+            total, count = 0.0, 0
+            for i, batch in enumerate(scaled_train.batches(s.batch_size, shuffle=True, seed=seed * 100003 + epoch)):
+                if batch.num_graphs < 2 and model.training:
+                    continue  # batch norm cannot use a single-molecule batch
+                for group in optimizer.param_groups:
+                    group["lr"] = self._lr(epoch * steps_per_epoch + i, steps_per_epoch)
+                batch = batch.to(self.device)
+                optimizer.zero_grad()
+                loss = loss_fn(model(batch), batch.y)
+                loss.backward()
+                if s.grad_clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+                optimizer.step()
+                total += float(loss) * batch.num_graphs
+                count += batch.num_graphs
+            val_pred = predict_outputs(model, val, self.task_types, scaler, device=self.device)
+            val_metrics = evaluate_predictions(val.labels, val_pred, self.task_types, self.task_names)
+            score = selection_score(val_metrics, self.task_types)
+            improved = np.isfinite(score) and score > best_score
+            if improved:
+                best_score, best_epoch, bad_epochs = float(score), epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad_epochs += 1
+            record = {"epoch": epoch + 1, "train_loss": total / max(count, 1), "val_score": float(score),
+                      "seconds": time.perf_counter() - t0}
+            history.append(record)
+            finished = epoch + 1 >= s.epochs or bad_epochs >= s.patience
+            if self.checkpoint_path is not None:
+                save_checkpoint(
+                    {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "best_model": best_state,
+                     "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
+                     "history": history, "rng": torch.get_rng_state(), "finished": finished},
+                    self.checkpoint_path,
+                )
+            elapsed = time.perf_counter() - started
+            done = epoch + 1 - start_epoch
+            eta = elapsed / done * (s.epochs - epoch - 1)
+            self.log(
+                f"epoch {epoch + 1:>3}/{s.epochs}  loss {record['train_loss']:.4f}  val {score:.4f}  "
+                f"best {best_score:.4f} @ {best_epoch + 1}  {record['seconds']:.1f}s  ETA {eta / 60:.1f} min"
+                + ("" if improved else f"  (no improvement {bad_epochs}/{s.patience})")
+            )
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(epoch, record)
+        model.load_state_dict(best_state)
+        return FitResult(best_epoch=best_epoch + 1, best_score=best_score, epochs_run=len(history), history=history)
