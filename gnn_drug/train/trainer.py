@@ -171,7 +171,7 @@ class Trainer:
                 if s.grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
                 optimizer.step()
-                total += float(loss) * batch.num_graphs
+                total += float(loss.detach()) * batch.num_graphs
                 count += batch.num_graphs
             val_pred = predict_outputs(model, val, self.task_types, scaler, device=self.device)
             val_metrics = evaluate_predictions(val.labels, val_pred, self.task_types, self.task_names)
