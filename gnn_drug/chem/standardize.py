@@ -44,7 +44,7 @@ class Standardizer:
         flags = "".join(
             str(int(f)) for f in (self.cleanup, self.largest_fragment, self.uncharge, self.canonical_tautomer)
         )
-        return f"std1-{flags}"
+        return f"std2-{flags}"
 
     def _tool(self, name: str):
         tool = self._tools.get(name)
@@ -75,8 +75,17 @@ class Standardizer:
         return mol
 
     def __call__(self, smiles: str) -> StandardizedMolecule:
+        """Standardise, then return the molecule as parsed from its canonical SMILES, so that its atom and bond
+        order (and so every feature computed from it) depends on the molecule alone, not on how it was written."""
         mol = self.standardize_mol(parse_smiles(smiles), smiles)
-        return StandardizedMolecule(mol=mol, smiles=Chem.MolToSmiles(mol))
+        canonical = Chem.MolToSmiles(mol)
+        if canonical != smiles:
+            reparsed = Chem.MolFromSmiles(canonical)
+            if reparsed is None:
+                raise InvalidMoleculeError(smiles, f"canonical SMILES {canonical!r} of the standardised molecule "
+                                                   "does not parse")
+            mol = reparsed
+        return StandardizedMolecule(mol=mol, smiles=canonical)
 
     def __getstate__(self) -> dict:
         # RDKit standardisation tools are not picklable; workers rebuild them lazily.
