@@ -42,7 +42,12 @@ def train(
     overrides = list(set_ or [])
     if split_file is not None:
         overrides.append(f"split.split_file={split_file}")
-    metrics = train_run(load_config(config, overrides), out, data_dir=data_dir, resume=resume)
+    try:
+        metrics = train_run(load_config(config, overrides), out, data_dir=data_dir, resume=resume)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; continue from the last checkpoint with: gnn-drug train {config} --out {out} "
+                   "--resume", err=True)
+        raise typer.Exit(130) from None
     for part in ("val", "test"):
         if part in metrics:
             shown = {k: round(v, 4) for k, v in metrics[part].items() if isinstance(v, float)}
@@ -116,9 +121,6 @@ def main() -> None:
     except GnnDrugError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        typer.echo("interrupted; a training run continues from its last checkpoint with --resume", err=True)
-        sys.exit(130)
 
 
 if __name__ == "__main__":

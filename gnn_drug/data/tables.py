@@ -46,7 +46,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
             return frame
         return pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as a {kind or 'CSV'} table: {exc}") from None
+        raise DataError(f"{path}: cannot be read as a {kind or 'CSV'} table: {str(exc).strip()}") from None
 
 
 def _has_two_columns(path: Path) -> bool:

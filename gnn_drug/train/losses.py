@@ -1,5 +1,5 @@
 """Masked multi-task loss: BCE-with-logits for classification columns, MSE for (scaled) regression columns;
-missing labels (NaN) contribute nothing, and each task is averaged over its own labelled rows."""
+missing labels (NaN) contribute nothing; the loss is the mean over all labelled (molecule, task) entries."""
 
 from __future__ import annotations
 
