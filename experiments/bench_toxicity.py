@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from chemprop_reference import ensure_chemprop_venv, run_chemprop  # noqa: E402
+from chemprop_runner import ensure_chemprop_venv, run_chemprop  # noqa: E402
 
 from gnn_drug.data.atomic import atomic_write_text  # noqa: E402
 from gnn_drug.data.splits import load_split  # noqa: E402
@@ -38,7 +38,8 @@ CONFIGS = ("tox21_random", "tox21_scaffold", "clintox_scaffold", "sider_scaffold
 
 def bench_one(name: str, seed: int, work: Path, chemprop_exe: Path, data_dir: Path | None,
               chemprop_epochs: int | None) -> dict:
-    config = load_config(HERE / "toxicity" / f"{name}.yaml", [f"split.seed={seed}", f"train.seeds=[{seed}]"])
+    config = load_config(HERE / "toxicity" / f"{name}.yaml",
+                         [f"split.seed={seed}", f"train.seeds=[{seed}]", "featurization.cache=false"])
     run_dir = work / name / f"seed{seed}" / "gnn_drug"
     if run_dir.exists() and not (run_dir / "metrics.json").exists():
         resume = True
