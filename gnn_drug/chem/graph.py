@@ -1,7 +1,7 @@
 """Atom/bond graph featurisation: RDKit molecule -> :class:`MolGraph` (plain numpy arrays, no torch).
 
 Atom features (one-hot unless noted): element, total degree, formal charge, chirality tag, total H count,
-hybridisation, aromatic flag, ring flag, and atomic mass / 100. Bond features: bond type, conjugated, in ring,
+hybridisation, aromatic flag, ring flag, and atomic mass / 100 (isotope mass when given). Bond features: bond type, conjugated, in ring,
 stereo. Each directed edge is stored next to its reverse (edge ``2k`` is u->v, ``2k+1`` is v->u), so the reverse
 of edge ``i`` is ``i ^ 1`` — what directed bond message passing (D-MPNN) needs.
 """
@@ -40,6 +40,9 @@ BOND_STEREO = (
     Chem.BondStereo.STEREOCIS,
     Chem.BondStereo.STEREOTRANS,
 )
+
+
+_PERIODIC_TABLE = Chem.GetPeriodicTable()
 
 
 def _one_hot(value, choices: tuple) -> list[float]:
@@ -107,7 +110,7 @@ class MolGraphFeaturizer:
     this keeps featurisation close to the cost of reading the atoms from RDKit.
     """
 
-    version = "graph-v1"
+    version = "graph-v2"
     atom_dim = ATOM_FEATURE_DIM
     bond_dim = BOND_FEATURE_DIM
 
@@ -121,7 +124,8 @@ class MolGraphFeaturizer:
 
     @staticmethod
     def atom_features(key: tuple) -> list[float]:
-        atomic_num, degree, charge, chiral, num_hs, hybrid, aromatic, in_ring, mass = key
+        atomic_num, degree, charge, chiral, num_hs, hybrid, aromatic, in_ring, isotope = key
+        mass = isotope if isotope else _PERIODIC_TABLE.GetAtomicWeight(atomic_num)
         return (
             _one_hot(atomic_num, ELEMENTS)
             + _one_hot(degree, DEGREES)
@@ -156,25 +160,28 @@ class MolGraphFeaturizer:
         return row
 
     def __call__(self, mol: Chem.Mol) -> MolGraph:
-        atom_rows = [
-            self._atom_row(
-                (
-                    a.GetAtomicNum(),
-                    a.GetTotalDegree(),
-                    a.GetFormalCharge(),
-                    a.GetChiralTag(),
-                    a.GetTotalNumHs(),
-                    a.GetHybridization(),
-                    a.GetIsAromatic(),
-                    a.IsInRing(),
-                    round(a.GetMass(), 3),
+        atom_rows = []
+        for i in range(mol.GetNumAtoms()):  # index access avoids RDKit's slow Python-level atom sequence
+            a = mol.GetAtomWithIdx(i)
+            atom_rows.append(
+                self._atom_row(
+                    (
+                        a.GetAtomicNum(),
+                        a.GetTotalDegree(),
+                        a.GetFormalCharge(),
+                        a.GetChiralTag(),
+                        a.GetTotalNumHs(),
+                        a.GetHybridization(),
+                        a.GetIsAromatic(),
+                        a.IsInRing(),
+                        a.GetIsotope(),
+                    )
                 )
             )
-            for a in mol.GetAtoms()
-        ]
         ends: list[int] = []
         bond_rows: list[int] = []
-        for b in mol.GetBonds():
+        for i in range(mol.GetNumBonds()):
+            b = mol.GetBondWithIdx(i)
             u, v = b.GetBeginAtomIdx(), b.GetEndAtomIdx()
             ends += (u, v, v, u)
             row = self._bond_row((b.GetBondType(), b.GetIsConjugated(), b.IsInRing(), b.GetStereo()))
