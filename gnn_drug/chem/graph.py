@@ -1,9 +1,9 @@
 """Atom/bond graph featurisation: RDKit molecule -> :class:`MolGraph` (plain numpy arrays, no torch).
 
 Atom features (one-hot unless noted): element, total degree, formal charge, chirality tag, total H count,
-hybridisation, aromatic flag, ring flag, and atomic mass / 100 (isotope mass when given). Bond features: bond type, conjugated, in ring,
-stereo. Each directed edge is stored next to its reverse (edge ``2k`` is u->v, ``2k+1`` is v->u), so the reverse
-of edge ``i`` is ``i ^ 1`` — what directed bond message passing (D-MPNN) needs.
+hybridisation, aromatic flag, ring flag, and atomic mass / 100 (isotope mass when given). Bond features: bond type,
+conjugated, in ring, stereo. Each directed edge is stored next to its reverse (edge ``2k`` is u->v, ``2k+1`` is
+v->u), so the reverse of edge ``i`` is ``i ^ 1`` — what directed bond message passing (D-MPNN) needs.
 """
 
 from __future__ import annotations
