@@ -6,6 +6,7 @@ pulls a CUDA build) and is driven through its command line, so it never shares a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -59,8 +60,13 @@ def run_chemprop(chemprop_exe: Path, data_csv: Path, smiles_column: str, target_
                  task_type: str = "classification") -> ChempropResult:
     """Train Chemprop with its defaults on ``split`` (0-based rows of ``data_csv``) and predict the test rows."""
     work_dir.mkdir(parents=True, exist_ok=True)
+    splits_text = json.dumps([{k: [int(i) for i in split[k]] for k in ("train", "val", "test")}])
+    key = run_key(data_csv, splits_text, seed, epochs, task_type)
+    cached = load_result(work_dir, key, target_columns)
+    if cached is not None:
+        return cached
     splits_file = work_dir / "splits.json"
-    splits_file.write_text(json.dumps([{k: [int(i) for i in split[k]] for k in ("train", "val", "test")}]))
+    splits_file.write_text(splits_text)
     save_dir = work_dir / "train"
     log = work_dir / "chemprop.log"
     log.write_text("")
@@ -91,5 +97,33 @@ def run_chemprop(chemprop_exe: Path, data_csv: Path, smiles_column: str, target_
     version = subprocess.run([str(chemprop_exe.parent / "python"), "-c",
                               "import chemprop; print(chemprop.__version__)"],
                              capture_output=True, text=True).stdout.strip()
-    return ChempropResult(preds[target_columns].to_numpy(dtype=np.float64), train_s, predict_s, version,
-                          train_cmd)
+    result = ChempropResult(preds[target_columns].to_numpy(dtype=np.float64), train_s, predict_s, version,
+                            train_cmd)
+    save_result(work_dir, key, result)
+    return result
+
+
+def run_key(data_csv: Path, splits_text: str, seed: int, epochs: int | None, task_type: str) -> str:
+    """Identity of a Chemprop run: same data, split, seed and settings give the same key (reuse its result)."""
+    digest = hashlib.sha256(Path(data_csv).read_bytes())
+    digest.update(f"{splits_text}|{seed}|{epochs}|{task_type}|{CHEMPROP_VERSION}".encode())
+    return digest.hexdigest()
+
+
+def save_result(work_dir: Path, key: str, result: ChempropResult) -> None:
+    (work_dir / "result.json").write_text(json.dumps(
+        {"key": key, "train_wall_s": result.train_wall_s, "predict_wall_s": result.predict_wall_s,
+         "chemprop_version": result.chemprop_version, "command": result.command}))
+
+
+def load_result(work_dir: Path, key: str, target_columns: list[str]) -> ChempropResult | None:
+    """The earlier result of the identical run in ``work_dir``, if there is one."""
+    meta_path, preds_path = work_dir / "result.json", work_dir / "test_preds.csv"
+    if not (meta_path.exists() and preds_path.exists()):
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("key") != key:
+        return None
+    preds = pd.read_csv(preds_path)[target_columns].to_numpy(dtype=np.float64)
+    return ChempropResult(preds, meta["train_wall_s"], meta["predict_wall_s"], meta["chemprop_version"],
+                          meta["command"])

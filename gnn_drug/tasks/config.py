@@ -76,6 +76,8 @@ class TrainConfig(_Strict):
     class_weighting: bool = False
     grad_clip: float = Field(10.0, ge=0)
     device: str = "cpu"
+    selection: Literal["metric", "loss"] = Field(
+        "metric", description="model selection / early stopping on the validation metric or validation loss")
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
 
 

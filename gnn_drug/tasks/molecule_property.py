@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gnn_drug.chem import MolGraphFeaturizer, Standardizer, murcko_scaffold, parse_smiles
+from gnn_drug.chem import InvalidMoleculeError, MolGraphFeaturizer, Standardizer, murcko_scaffold, parse_smiles
 from gnn_drug.data.atomic import atomic_path, atomic_write_text
 from gnn_drug.data.featurize import FeaturizedMolecules, MoleculeFeaturizer, featurize_smiles
 from gnn_drug.data.graph_dataset import MolGraphDataset
+from gnn_drug.data.progress import progress_bar
 from gnn_drug.data.registry import DATASETS, default_cache_dir, resolve_dataset, sha256_of
 from gnn_drug.data.rejects import write_rejects
 from gnn_drug.data.scaling import FeatureScaler
@@ -93,15 +94,28 @@ def feature_cache_dir(config: TaskConfig) -> Path | None:
     return Path(config.featurization.cache_dir) if config.featurization.cache_dir else default_cache_dir() / "features"
 
 
-def make_split(config: TaskConfig, featurized: FeaturizedMolecules, labels: np.ndarray) -> Split:
-    """Split the valid molecules (positions in ``featurized`` order)."""
+def parent_scaffold(smiles: str, fallback: str, standardizer: Standardizer) -> str:
+    """Bemis–Murcko scaffold of the standardised parent (salt stripped, neutralised), so that salt and charge
+    forms of one compound always fall on the same side of a scaffold split, whatever the featurisation uses."""
+    try:
+        mol = standardizer(smiles).mol
+    except InvalidMoleculeError:
+        mol = parse_smiles(fallback)
+    return murcko_scaffold(mol)
+
+
+def make_split(config: TaskConfig, featurized: FeaturizedMolecules, labels: np.ndarray,
+               input_smiles: list[str]) -> Split:
+    """Split the valid molecules (positions in ``featurized`` order); ``input_smiles`` are their input strings."""
     cfg = config.split
     n = len(featurized)
     if cfg.method == "random":
         return random_split(n, cfg.sizes, cfg.seed)
     if cfg.method == "stratified":
         return stratified_split(labels, cfg.sizes, cfg.seed)
-    scaffolds = [murcko_scaffold(parse_smiles(s)) for s in featurized.smiles]
+    parent = Standardizer()
+    scaffolds = [parent_scaffold(raw, canonical, parent) for raw, canonical in zip(input_smiles, featurized.smiles,
+                                                                                    strict=True)]
     return scaffold_split(scaffolds, cfg.sizes, cfg.seed)
 
 
@@ -133,7 +147,7 @@ def _train_settings(config: TaskConfig) -> TrainSettings:
     return TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, warmup_epochs=t.warmup_epochs,
                          init_lr_ratio=t.init_lr_ratio, final_lr_ratio=t.final_lr_ratio,
                          weight_decay=t.weight_decay, patience=t.patience, class_weighting=t.class_weighting,
-                         grad_clip=t.grad_clip, device=t.device)
+                         grad_clip=t.grad_clip, device=t.device, selection=t.selection)
 
 
 def _write_predictions(path: Path, rows: np.ndarray, smiles: list[str], inputs: list[str], targets: list[str],
@@ -172,8 +186,9 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
     log(f"{info.path}: {len(table)} rows, {table.num_tasks} task(s): "
         + ", ".join(f"{t} [{k}]" for t, k in zip(table.targets, table.task_types, strict=True)))
     featurizer = build_featurizer(config)
-    featurized = featurize_smiles(table.smiles, featurizer, n_workers=config.featurization.n_workers,
-                                  cache_dir=feature_cache_dir(config))
+    with progress_bar("featurising", len(table)) as advance:
+        featurized = featurize_smiles(table.smiles, featurizer, n_workers=config.featurization.n_workers,
+                                      cache_dir=feature_cache_dir(config), progress=advance)
     write_rejects(out / "rejects.csv", featurized.rejects, str(info.path))
     if featurized.rejects:
         log(f"{len(featurized.rejects)} molecule(s) rejected, see {out / 'rejects.csv'} "
@@ -188,7 +203,7 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
     elif resume and split_path.exists():
         split = split_from_file(split_path, featurized, len(table), log)
     else:
-        split = make_split(config, featurized, labels)
+        split = make_split(config, featurized, labels, [table.smiles[r] for r in featurized.rows])
     save_split(split.map(featurized.rows), split_path)
     for name, part in (("train", split.train), ("val", split.val), ("test", split.test)):
         if len(part) == 0 and name != "test":
@@ -320,7 +335,9 @@ class MoleculePropertyPredictor:
 
     def predict_smiles(self, smiles: list[str], n_workers: int = 1, cache_dir: str | os.PathLike | None = None,
                        device: str = "cpu") -> Predictions:
-        featurized = featurize_smiles(smiles, self.featurizer, n_workers=n_workers, cache_dir=cache_dir)
+        with progress_bar("featurising", len(smiles)) as advance:
+            featurized = featurize_smiles(smiles, self.featurizer, n_workers=n_workers, cache_dir=cache_dir,
+                                          progress=advance)
         return self.predict_featurized(featurized, device)
 
 

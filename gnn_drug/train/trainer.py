@@ -38,6 +38,7 @@ class TrainSettings:
     class_weighting: bool = False
     grad_clip: float = 10.0
     device: str = "cpu"
+    selection: str = "metric"  # "metric": macro ROC-AUC / -RMSE on validation; "loss": validation loss
 
 
 def seed_everything(seed: int) -> None:
@@ -98,6 +99,16 @@ def predict_outputs(model: nn.Module, dataset: MolGraphDataset, task_types: Sequ
     is_class = np.array([t == CLASSIFICATION for t in task_types])
     probs = 1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))
     return np.where(is_class, probs, scaler.inverse(raw)).astype(np.float32)
+
+
+def masked_loss_on(loss_fn: MaskedMultiTaskLoss, predictions: np.ndarray, labels: np.ndarray,
+                   task_types: Sequence[str], scaler: TargetScaler) -> float:
+    """The training loss evaluated on label-unit predictions (probabilities are turned back into logits)."""
+    is_class = np.array([t == CLASSIFICATION for t in task_types])
+    clipped = np.clip(predictions, 1e-7, 1 - 1e-7)
+    outputs = np.where(is_class, np.log(clipped / (1 - clipped)), (predictions - scaler.mean) / scaler.std)
+    target = scaler.transform(labels)
+    return float(loss_fn(torch.from_numpy(outputs.astype(np.float32)), torch.from_numpy(target)))
 
 
 class Trainer:
@@ -175,7 +186,10 @@ class Trainer:
                 count += batch.num_graphs
             val_pred = predict_outputs(model, val, self.task_types, scaler, device=self.device)
             val_metrics = evaluate_predictions(val.labels, val_pred, self.task_types, self.task_names)
-            score = selection_score(val_metrics, self.task_types)
+            if s.selection == "loss":
+                score = -masked_loss_on(loss_fn, val_pred, val.labels, self.task_types, scaler)
+            else:
+                score = selection_score(val_metrics, self.task_types)
             improved = np.isfinite(score) and score > best_score
             if improved:
                 best_score, best_epoch, bad_epochs = float(score), epoch, 0
