@@ -243,3 +243,13 @@ def test_unknown_source_is_a_data_error(tmp_path, feature_cache):
     config = make_config(tmp_path / "missing.csv", feature_cache)
     with pytest.raises(DataError, match="neither a known dataset"):
         train_run(config, tmp_path / "run", log=quiet)
+
+
+def test_scaffold_groups_use_the_standardised_parent():
+    from gnn_drug.chem import Standardizer
+    from gnn_drug.tasks.molecule_property import parent_scaffold
+
+    parent = Standardizer()
+    salt = parent_scaffold("[NH3+]CCc1ccc(O)cc1.[Cl-]", "[NH3+]CCc1ccc(O)cc1.[Cl-]", parent)
+    free_base = parent_scaffold("NCCc1ccc(O)cc1", "NCCc1ccc(O)cc1", parent)
+    assert salt == free_base == "c1ccccc1"

@@ -128,3 +128,21 @@ def test_early_stopping_restores_the_best_model(datasets):
 
     val_metrics = evaluate_predictions(val.labels, predict_outputs(model, val, TASKS, scaler), TASKS, NAMES)
     assert selection_score(val_metrics, TASKS) == pytest.approx(result.best_score, abs=1e-6)
+
+
+def test_loss_selection_keeps_the_epoch_with_the_lowest_validation_loss(datasets):
+    from gnn_drug.train.losses import MaskedMultiTaskLoss
+    from gnn_drug.train.trainer import masked_loss_on
+
+    train, val = datasets
+    scaler = TargetScaler.fit(train.labels, TASKS)
+    model = new_model(dropout=0.0)
+    settings = TrainSettings(epochs=8, batch_size=8, lr=3e-3, patience=100, selection="loss")
+    result = Trainer(settings, TASKS, NAMES, log=quiet).fit(model, train, val, scaler)
+    scores = [r["val_score"] for r in result.history]
+    assert all(s < 0 for s in scores)  # the score is minus a loss
+    assert result.best_epoch == int(np.argmax(scores)) + 1
+    # the returned model's validation loss is the best one recorded
+    loss = masked_loss_on(MaskedMultiTaskLoss(TASKS), predict_outputs(model, val, TASKS, scaler), val.labels,
+                          TASKS, scaler)
+    assert -loss == pytest.approx(max(scores), rel=1e-4)
