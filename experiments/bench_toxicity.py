@@ -89,7 +89,10 @@ def write_report(records: list[dict], out: Path, command: str) -> None:
     lines = [
         "# Toxicity: gnn-drug vs Chemprop v2 (same split files, same molecules)",
         "",
-        f"Command (latest invocation): `{command}`  ",
+        "Commands that produced these rows (each row records its own):",
+        "",
+        *[f"    {c}" for c in sorted({r.get("command", command) for r in records})],
+        "",
         f"Machine: {os.cpu_count()} CPU cores, no GPU, Python {platform.python_version()}. "
         "Test ROC-AUC is the macro average over tasks, computed by the same function for both tools.",
         "",
@@ -104,8 +107,8 @@ def write_report(records: list[dict], out: Path, command: str) -> None:
             f"{r['gnn_drug_seconds']:.0f} | {r['chemprop_seconds']:.0f} |"
         )
     lines += ["", "## Mean over seeds", "",
-              "| config | seeds | gnn-drug ROC-AUC (mean ± sd) | Chemprop ROC-AUC (mean ± sd) | gnn-drug CPU-s | "
-              "Chemprop CPU-s | gnn-drug model |", "|---|---|---|---|---|---|---|"]
+              "| config | seeds | gnn-drug ROC-AUC (mean ± sd) | Chemprop ROC-AUC (mean ± sd) | gnn-drug wall s | "
+              "Chemprop wall s | gnn-drug model |", "|---|---|---|---|---|---|---|"]
     frame = pd.DataFrame(records)
     for name, group in frame.groupby("config", sort=False):
         g, c = group["gnn_drug_roc_auc"], group["chemprop_roc_auc"]
@@ -114,6 +117,9 @@ def write_report(records: list[dict], out: Path, command: str) -> None:
             f"{group['gnn_drug_seconds'].sum():.0f} | {group['chemprop_seconds'].sum():.0f} | "
             f"{group['gnn_drug_model'].iloc[0]} |"
         )
+    lines += ["", "Seconds are wall-clock on the 2-core machine (training + evaluation; gnn-drug's include "
+              "featurisation with its cache off, Chemprop's include its own start-up and prediction). Rows were run "
+              "one at a time, but other work sometimes shared the machine, so single timings can be inflated."]
     versions = sorted({str(r["chemprop_version"]) for r in records})
     lines += ["", f"Chemprop version(s): {', '.join(versions)}; epochs: "
               f"{', '.join(sorted({str(r['chemprop_epochs']) for r in records}))}."]
