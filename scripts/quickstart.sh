@@ -5,10 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-if [ -z "${GNN_DRUG_DATA:-}" ] && [ -d ../shared/data ]; then
-  export GNN_DRUG_DATA="$(cd ../shared/data && pwd)"
-fi
-VENV="${GNN_DRUG_VENV:-.venv}"
+source scripts/env.sh
 RUN="${1:-runs/tox21_random}"
 if [ -f "$RUN/metrics.json" ]; then
   echo "using the finished run in $RUN"

@@ -4,9 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-if [ -z "${GNN_DRUG_DATA:-}" ] && [ -d ../shared/data ]; then
-  export GNN_DRUG_DATA="$(cd ../shared/data && pwd)"
-fi
-VENV="${GNN_DRUG_VENV:-.venv}"
+source scripts/env.sh
 "$VENV/bin/ruff" check gnn_drug tests experiments
 "$VENV/bin/python" -m pytest -q tests

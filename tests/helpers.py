@@ -29,10 +29,8 @@ SUBSET_ROWS = 300
 INVALID_SMILES = "C1CCN"
 
 
-def make_config(source: Path | str, feature_cache: Path, **sections):
-    """A validated TaskConfig for a tiny run; keyword arguments replace whole sections (model=..., train=...)."""
-    from gnn_drug.tasks.config import load_config
-
+def tiny_raw_config(source: Path | str, feature_cache: Path, **sections) -> dict:
+    """The raw (unvalidated) config of a tiny run; keyword arguments replace whole sections."""
     raw = {
         "task": "toxicity",
         "data": {"source": str(source)},
@@ -42,7 +40,14 @@ def make_config(source: Path | str, feature_cache: Path, **sections):
         "train": dict(TINY_TRAIN),
     }
     raw.update(sections)
-    return load_config(raw=raw)
+    return raw
+
+
+def make_config(source: Path | str, feature_cache: Path, **sections):
+    """A validated TaskConfig for a tiny run; keyword arguments replace whole sections (model=..., train=...)."""
+    from gnn_drug.tasks.config import load_config
+
+    return load_config(raw=tiny_raw_config(source, feature_cache, **sections))
 
 
 def quiet(_message: str) -> None:

@@ -16,7 +16,7 @@ from gnn_drug import cli
 from gnn_drug.cli import app
 from gnn_drug.data.registry import DATASETS
 from gnn_drug.errors import ConfigError
-from tests.helpers import TINY_MODEL, TINY_SPLIT
+from tests.helpers import tiny_raw_config
 
 runner = CliRunner()
 
@@ -28,15 +28,8 @@ def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 def write_config(path, source, feature_cache, **changes):
-    raw = {
-        "task": "toxicity",
-        "data": {"source": str(source)},
-        "split": dict(TINY_SPLIT),
-        "featurization": {"n_workers": 1, "cache_dir": str(feature_cache)},
-        "model": dict(TINY_MODEL),
-        "train": {"epochs": 3, "batch_size": 16, "lr": 0.003, "seeds": [0]},
-    }
-    raw.update(changes)
+    train = {"epochs": 3, "batch_size": 16, "lr": 0.003, "seeds": [0]}
+    raw = tiny_raw_config(source, feature_cache, **{"train": train, **changes})
     path.write_text(yaml.safe_dump(raw))
     return path
 
