@@ -19,3 +19,7 @@ class ConfigError(GnnDrugError):
 
 class ModelFileError(GnnDrugError):
     """A saved model is missing, tampered with, or made by an incompatible version."""
+
+
+class RegistryError(GnnDrugError):
+    """A registry, model name, version or alias does not exist or cannot be used."""

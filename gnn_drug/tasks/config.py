@@ -23,6 +23,7 @@ class DataConfig(_Strict):
     task_types: dict[str, Literal["classification", "regression"]] | Literal[
         "classification", "regression"] | None = None
     id_column: str | None = None
+    units: dict[str, str] = Field(default_factory=dict, description="unit of each label column, e.g. pKd, log mol/L")
 
 
 class SplitConfig(_Strict):

@@ -260,6 +260,8 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
         "featurizer_version": featurizer.version,
         "targets": table.targets,
         "task_types": table.task_types,
+        "units": {t: config.data.units.get(t, "probability" if k == "classification" else None)
+                  for t, k in zip(table.targets, table.task_types, strict=True)},
         "members": len(config.train.seeds),
         "extra_dim": featurizer.extra_dim,
         "training_data": {"source": str(info.path), "name": info.name, "sha256": sha256_of(info.path),

@@ -1,6 +1,8 @@
-"""The on-disk model format: a directory with ``weights.safetensors`` (tensors only — nothing is unpickled) and
-``model.json`` (a card: schema version, task, config, featuriser version, labels, metrics, package versions,
-and the sha256 of every file). Loading verifies the schema version and the checksums before use."""
+"""The on-disk model format: a directory with ``weights.safetensors`` (tensors only — nothing is unpickled),
+``model.json`` (a card: schema version, task, config, featuriser version, labels and units, training-data
+fingerprint, split, metrics, package versions, created-at) and ``checksums.sha256`` (the sha256 of every other
+file, in ``sha256sum -c`` format). Loading verifies the schema version and every checksum before use, so one
+changed byte in the weights or the card is refused."""
 
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ from gnn_drug import __version__
 from gnn_drug.data.atomic import atomic_path, atomic_write_text
 from gnn_drug.errors import ModelFileError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 WEIGHTS_FILE = "weights.safetensors"
 CARD_FILE = "model.json"
+CHECKSUMS_FILE = "checksums.sha256"
 
 
 def _sha256(path: Path) -> str:
@@ -51,7 +54,22 @@ def save_model_dir(path: str | os.PathLike, tensors: dict[str, torch.Tensor], ca
         "files": {WEIGHTS_FILE: _sha256(weights)},
     }
     atomic_write_text(path / CARD_FILE, json.dumps(full, indent=2, default=_json_default))
+    sums = {name: _sha256(path / name) for name in (CARD_FILE, WEIGHTS_FILE)}
+    atomic_write_text(path / CHECKSUMS_FILE, "".join(f"{digest}  {name}\n" for name, digest in sums.items()))
     return path
+
+
+def read_checksums(path: Path) -> dict[str, str]:
+    """Parse ``checksums.sha256`` (``<hex>  <file name>`` per line)."""
+    sums = {}
+    for number, line in enumerate((path / CHECKSUMS_FILE).read_text().splitlines(), start=1):
+        parts = line.strip().split(None, 1)
+        if not parts:
+            continue
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise ModelFileError(f"{path / CHECKSUMS_FILE}, line {number}: not '<sha256>  <file>'")
+        sums[parts[1].lstrip("*")] = parts[0]
+    return sums
 
 
 def _json_default(value):
@@ -81,7 +99,15 @@ def load_model_dir(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], di
             f"{path}: model schema version {version} (made by gnn-drug {made_by}) is not supported by gnn-drug "
             f"{__version__}, which reads schema version {SCHEMA_VERSION}"
         )
-    for name, expected in card.get("files", {}).items():
+    if not (path / CHECKSUMS_FILE).is_file():
+        raise ModelFileError(f"{path}: {CHECKSUMS_FILE} is missing; refusing to load an unverifiable model")
+    sums = read_checksums(path)
+    for required in (CARD_FILE, WEIGHTS_FILE):
+        if required not in sums:
+            raise ModelFileError(f"{path / CHECKSUMS_FILE}: has no checksum for {required}; refusing to load")
+    if card.get("files", {}).get(WEIGHTS_FILE) != sums[WEIGHTS_FILE]:
+        raise ModelFileError(f"{path}: the card and {CHECKSUMS_FILE} disagree on {WEIGHTS_FILE}; refusing to load")
+    for name, expected in sums.items():
         file = path / name
         if not file.is_file():
             raise ModelFileError(f"{file}: listed in the model card but missing")

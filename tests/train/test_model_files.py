@@ -9,7 +9,14 @@ import torch
 
 from gnn_drug.errors import ModelFileError
 from gnn_drug.train.checkpoint import load_checkpoint, save_checkpoint
-from gnn_drug.train.model_files import CARD_FILE, SCHEMA_VERSION, WEIGHTS_FILE, load_model_dir, save_model_dir
+from gnn_drug.train.model_files import (
+    CARD_FILE,
+    CHECKSUMS_FILE,
+    SCHEMA_VERSION,
+    WEIGHTS_FILE,
+    load_model_dir,
+    save_model_dir,
+)
 
 
 @pytest.fixture
@@ -40,6 +47,26 @@ def test_one_changed_byte_in_the_weights_is_detected(model_dir):
     data[-1] ^= 0x01  # flips one bit of the last tensor value; still a valid safetensors file
     weights.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="checksum"):
+        load_model_dir(model_dir)
+
+
+def test_one_changed_byte_in_the_card_is_detected(model_dir):
+    card_path = model_dir / CARD_FILE
+    text = card_path.read_text()
+    card_path.write_text(text.replace('"toxicity"', '"toxicitz"'))  # still valid JSON, one byte different
+    with pytest.raises(ModelFileError, match="checksum mismatch"):
+        load_model_dir(model_dir)
+
+
+def test_checksums_file_is_sha256sum_format_and_required(model_dir):
+    import hashlib
+
+    lines = (model_dir / CHECKSUMS_FILE).read_text().splitlines()
+    sums = dict(reversed(line.split("  ")) for line in lines)
+    assert set(sums) == {CARD_FILE, WEIGHTS_FILE}
+    assert sums[CARD_FILE] == hashlib.sha256((model_dir / CARD_FILE).read_bytes()).hexdigest()
+    (model_dir / CHECKSUMS_FILE).unlink()
+    with pytest.raises(ModelFileError, match="unverifiable"):
         load_model_dir(model_dir)
 
 
