@@ -14,10 +14,24 @@ from gnn_drug.errors import GnnDrugError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Graph neural networks for drug discovery.")
 data_app = typer.Typer(no_args_is_help=True, help="Public datasets: list them, show one.")
 app.add_typer(data_app, name="data")
+registry_app = typer.Typer(no_args_is_help=True, help="Registered model versions: list, show, promote, roll back.")
+app.add_typer(registry_app, name="registry")
 
 DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", envvar="GNN_DRUG_DATA", help="Mirror of the public datasets (or $GNN_DRUG_DATA)."),
+]
+
+
+RegistryUri = Annotated[
+    str | None,
+    typer.Option("--registry", envvar="GNN_DRUG_REGISTRY",
+                 help="Registry folder, 'mlflow' or 'mlflow:<tracking-uri>' (or $GNN_DRUG_REGISTRY)."),
+]
+MlflowOption = Annotated[
+    str | None,
+    typer.Option("--mlflow", envvar="GNN_DRUG_MLFLOW",
+                 help="Log the run to MLflow: 1 for the default SQLite store, or a tracking URI."),
 ]
 
 
@@ -34,6 +48,7 @@ def train(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
     split_file: Annotated[Path | None, typer.Option("--split-file", help="Reuse a split (JSON of rows).")] = None,
     data_dir: DataDir = None,
+    mlflow: MlflowOption = None,
 ) -> None:
     """Train a model from CONFIG into a run directory (config, splits, rejects, metrics, model)."""
     from gnn_drug.tasks.config import load_config
@@ -53,21 +68,38 @@ def train(
             shown = {k: round(v, 4) for k, v in metrics[part].items() if isinstance(v, float)}
             typer.echo(f"{part}: {json.dumps(shown)}")
     typer.echo(f"run written to {out}")
+    from gnn_drug.registry.tracking import tracking_uri_from
+
+    tracking_uri = tracking_uri_from(mlflow)
+    if tracking_uri is not None:
+        import yaml
+
+        from gnn_drug.registry.tracking import log_run
+
+        params = yaml.safe_load((out / "config.resolved.yaml").read_text())
+        run_id = log_run(tracking_uri, f"gnn-drug/{config.stem}", out.name, params,
+                         {k: v for k, v in metrics.items() if k in ("val", "test")}, out,
+                         tags={"gnn_drug.kind": "train", "gnn_drug.run_dir": str(out.resolve())})
+        typer.echo(f"logged to MLflow ({tracking_uri}): run {run_id}")
 
 
 @app.command()
 def predict(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory (or its model/ folder).")],
+    model: Annotated[str, typer.Argument(help="A run directory, its model/ folder, or registry:NAME[@alias|@N].")],
     input: Annotated[Path, typer.Option("--input", help="CSV/TSV/Parquet/.smi of molecules.")],
     out: Annotated[Path, typer.Option("--out", help="Predictions file (.csv, .tsv or .parquet).")],
     smiles_column: Annotated[str, typer.Option("--smiles-column")] = "smiles",
     id_column: Annotated[str | None, typer.Option("--id-column")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+    registry: RegistryUri = None,
 ) -> None:
-    """Predict every task for each molecule of INPUT (ensemble mean and spread); bad rows go to a rejects file."""
+    """Predict every task for each molecule of INPUT (ensemble mean and spread); bad rows go to a rejects file.
+    ``registry:NAME`` uses the registered champion."""
+    from gnn_drug.registry import resolve_model_dir
     from gnn_drug.tasks.molecule_property import predict_file
 
-    predict_file(run_dir, input, out, smiles_column=smiles_column, id_column=id_column, n_workers=workers)
+    predict_file(resolve_model_dir(model, registry), input, out, smiles_column=smiles_column, id_column=id_column,
+                 n_workers=workers)
 
 
 @app.command()
@@ -86,6 +118,106 @@ def evaluate(
     if out is not None:
         atomic_write_text(out, text)
     typer.echo(text)
+
+
+@app.command()
+def retrain(
+    job: Annotated[Path, typer.Argument(help="Retrain job (YAML).")],
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log as JSON lines on stderr.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Validate new data, train a challenger, promote it only if it beats the champion; write an audit record.
+
+    Exit codes: 0 promoted or nothing to do, 1 failure, 2 invalid job/config, 3 not promoted, 4 invalid data,
+    5 locked (another run of the job is in progress)."""
+    import datetime
+
+    from gnn_drug.errors import ConfigError
+    from gnn_drug.retrain.job import load_job
+    from gnn_drug.retrain.lock import JobLockedError
+    from gnn_drug.retrain.runner import EXIT_CONFIG, EXIT_FAILURE, EXIT_LOCKED, run_job
+
+    def log(message: str, level: str = "info") -> None:
+        if log_json:
+            stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+            line = json.dumps({"time": stamp, "level": level, "job": str(job), "message": message})
+        else:
+            line = message
+        typer.echo(line, err=True)
+
+    try:
+        outcome = run_job(load_job(job), log, data_dir=data_dir)
+    except JobLockedError as exc:
+        log(str(exc), "error")
+        raise typer.Exit(EXIT_LOCKED) from None
+    except GnnDrugError as exc:
+        log(f"error: {exc}", "error")
+        raise typer.Exit(EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAILURE) from None
+    typer.echo(outcome.record.get("decision"))
+    raise typer.Exit(outcome.exit_code)
+
+
+@registry_app.command("list")
+def registry_list(name: Annotated[str | None, typer.Argument(help="A model: list its versions.")] = None,
+                  registry: RegistryUri = None) -> None:
+    """Registered models (with their champion), or the versions of one model."""
+    from gnn_drug.registry import open_registry
+
+    reg = open_registry(registry)
+    if name is None:
+        for model in reg.models():
+            aliases = reg.aliases(model)
+            shown = ", ".join(f"{a}=v{v}" for a, v in sorted(aliases.items())) or "no aliases"
+            typer.echo(f"{model:<30} {len(reg.versions(model))} version(s)  {shown}")
+        return
+    aliases = reg.aliases(name)
+    if name not in reg.models():
+        _fail(f"registry {reg.uri}: no model named {name!r}")
+    for version in reg.versions(name):
+        tags = ",".join(a for a, v in aliases.items() if v == version.version)
+        metric = version.metrics.get("holdout") or version.metrics.get("test") or version.metrics.get("val") or {}
+        shown = " ".join(f"{k}={v:.4f}" for k, v in metric.items() if isinstance(v, float))
+        typer.echo(f"v{version.version:<4} {version.created_at}  {tags:<20} {shown}")
+
+
+@registry_app.command("show")
+def registry_show(name: Annotated[str, typer.Argument()],
+                  version: Annotated[str | None, typer.Argument(help="Number or alias (default: champion).")] = None,
+                  registry: RegistryUri = None) -> None:
+    """One version: aliases, metrics, data fingerprint, model card."""
+    from gnn_drug.registry import open_registry
+
+    reg = open_registry(registry)
+    found = reg.get(name, version)
+    info = found.to_dict()
+    card = json.loads((found.path / "model.json").read_text())
+    info["card"] = {k: card.get(k) for k in ("task", "targets", "units", "featurizer_version", "training_data",
+                                             "split", "metrics", "package_versions", "created_at",
+                                             "schema_version")}
+    info["meta"] = {k: v for k, v in info["meta"].items() if k != "data_profile"}
+    typer.echo(json.dumps(info, indent=2))
+
+
+@registry_app.command("promote")
+def registry_promote(name: Annotated[str, typer.Argument()],
+                     version: Annotated[int | None, typer.Argument(help="Default: the challenger.")] = None,
+                     registry: RegistryUri = None) -> None:
+    """Make VERSION (default: the challenger) the champion."""
+    from gnn_drug.registry import open_registry
+
+    number = open_registry(registry).promote(name, version, reason="promoted by hand")
+    typer.echo(f"{name}: champion is now version {number}")
+
+
+@registry_app.command("rollback")
+def registry_rollback(name: Annotated[str, typer.Argument()],
+                      version: Annotated[int | None, typer.Argument(help="Default: the previous champion.")] = None,
+                      registry: RegistryUri = None) -> None:
+    """Make the previous champion (or VERSION) the champion again."""
+    from gnn_drug.registry import open_registry
+
+    number = open_registry(registry).rollback(name, version, reason="rolled back by hand")
+    typer.echo(f"{name}: champion is now version {number}")
 
 
 @data_app.command("list")

@@ -39,7 +39,10 @@ class MolGraphDataset:
                  extras: np.ndarray | None = None) -> None:
         self.graphs = list(graphs)
         n = len(self.graphs)
-        self.labels = None if labels is None else np.asarray(labels, dtype=np.float32).reshape(n, -1)
+        if labels is not None:
+            labels = np.asarray(labels, dtype=np.float32)
+            labels = labels if labels.ndim == 2 else labels.reshape(n, -1)
+        self.labels = labels
         self.extras = np.zeros((n, 0), np.float32) if extras is None else np.asarray(extras, np.float32)
 
     def __len__(self) -> int:

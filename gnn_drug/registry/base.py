@@ -44,11 +44,12 @@ class ModelVersion:
     metrics: dict = field(default_factory=dict)
     description: str = ""
     aliases: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)  # e.g. the training-data profile used for drift reports
 
     def to_dict(self) -> dict:
         return {"name": self.name, "version": self.version, "path": str(self.path) if self.path else None,
                 "created_at": self.created_at, "data_fingerprint": self.data_fingerprint, "metrics": self.metrics,
-                "description": self.description, "aliases": self.aliases}
+                "description": self.description, "aliases": self.aliases, "meta": self.meta}
 
 
 class ModelRegistry(ABC):
@@ -59,7 +60,7 @@ class ModelRegistry(ABC):
     # ---- storage primitives ----------------------------------------------------------------------------------
     @abstractmethod
     def _store(self, name: str, model_dir: Path, data_fingerprint: str | None, metrics: dict,
-               description: str) -> ModelVersion:
+               description: str, meta: dict) -> ModelVersion:
         """Copy a verified model directory in as the next version (atomically) and return it."""
 
     @abstractmethod
@@ -92,14 +93,15 @@ class ModelRegistry(ABC):
 
     # ---- policy ----------------------------------------------------------------------------------------------
     def register(self, name: str, model_dir: str | os.PathLike, data_fingerprint: str | None = None,
-                 metrics: dict | None = None, description: str = "", alias: str | None = None) -> ModelVersion:
+                 metrics: dict | None = None, description: str = "", alias: str | None = None,
+                 meta: dict | None = None) -> ModelVersion:
         """Add a model directory (checksums verified first) as a new version, optionally under an alias."""
         from gnn_drug.train.model_files import load_model_dir
 
         check_model_name(name)
         model_dir = Path(model_dir)
         load_model_dir(model_dir)  # refuses a tampered or incompatible model before it enters the registry
-        version = self._store(name, model_dir, data_fingerprint, metrics or {}, description)
+        version = self._store(name, model_dir, data_fingerprint, metrics or {}, description, meta or {})
         self._record(name, {"at": now_iso(), "action": "register", "version": version.version})
         if alias is not None:
             self.set_alias(name, alias, version.version)

@@ -45,21 +45,23 @@ class LocalRegistry(ModelRegistry):
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _store(self, name: str, model_dir: Path, data_fingerprint: str | None, metrics: dict,
-               description: str) -> ModelVersion:
+               description: str, meta: dict) -> ModelVersion:
         versions_dir = self._model_root(name) / "versions"
         with self._locked(name):
             versions_dir.mkdir(parents=True, exist_ok=True)
+            for stale in versions_dir.glob(".staging-*"):  # left by a killed process; we hold the lock now
+                shutil.rmtree(stale, ignore_errors=True)
             number = max((v.version for v in self.versions(name)), default=0) + 1
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=versions_dir))
             try:
                 shutil.copytree(model_dir, staging / "model")
                 version = ModelVersion(name, number, versions_dir / str(number) / "model", now_iso(),
-                                       data_fingerprint, metrics, description)
-                meta = version.to_dict()
-                meta.pop("path")
-                meta.pop("aliases")
-                meta["source"] = str(model_dir.resolve())
-                (staging / "version.json").write_text(json.dumps(meta, indent=2))
+                                       data_fingerprint, metrics, description, meta=meta)
+                record = version.to_dict()
+                record.pop("path")
+                record.pop("aliases")
+                record["source"] = str(model_dir.resolve())
+                (staging / "version.json").write_text(json.dumps(record, indent=2))
                 os.chmod(staging, 0o755)
                 os.rename(staging, versions_dir / str(number))
             finally:
@@ -73,9 +75,10 @@ class LocalRegistry(ModelRegistry):
         return sorted(p.name for p in self.root.iterdir() if (p / "versions").is_dir())
 
     def _read_version(self, folder: Path) -> ModelVersion:
-        meta = json.loads((folder / "version.json").read_text())
-        return ModelVersion(meta["name"], int(meta["version"]), folder / "model", meta["created_at"],
-                            meta.get("data_fingerprint"), meta.get("metrics", {}), meta.get("description", ""))
+        record = json.loads((folder / "version.json").read_text())
+        return ModelVersion(record["name"], int(record["version"]), folder / "model", record["created_at"],
+                            record.get("data_fingerprint"), record.get("metrics", {}), record.get("description", ""),
+                            meta=record.get("meta", {}))
 
     def versions(self, name: str) -> list[ModelVersion]:
         folder = self._model_root(name) / "versions"

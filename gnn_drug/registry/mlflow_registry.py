@@ -69,7 +69,7 @@ class MlflowRegistry(ModelRegistry):
             return None
 
     def _store(self, name: str, model_dir: Path, data_fingerprint: str | None, metrics: dict,
-               description: str) -> ModelVersion:
+               description: str, meta: dict) -> ModelVersion:
         from mlflow.exceptions import MlflowException
 
         client = self.client
@@ -84,10 +84,12 @@ class MlflowRegistry(ModelRegistry):
             client.create_registered_model(name)
         except MlflowException:
             pass  # already registered (or created concurrently)
-        tags = {"gnn_drug.data_fingerprint": data_fingerprint or "", "gnn_drug.metrics": json.dumps(metrics)[:5000]}
+        tags = {"gnn_drug.data_fingerprint": data_fingerprint or "", "gnn_drug.metrics": _bounded_json(metrics),
+                "gnn_drug.meta": _bounded_json(meta)}
         created = client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run_id, tags=tags,
                                               description=description or None)
-        return ModelVersion(name, int(created.version), None, now_iso(), data_fingerprint, metrics, description)
+        return ModelVersion(name, int(created.version), None, now_iso(), data_fingerprint, metrics, description,
+                            meta=meta)
 
     def models(self) -> list[str]:
         return sorted(m.name for m in self.client.search_registered_models())
@@ -97,8 +99,9 @@ class MlflowRegistry(ModelRegistry):
 
         created = datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds")
         metrics = json.loads(mv.tags.get("gnn_drug.metrics") or "{}")
+        meta = json.loads(mv.tags.get("gnn_drug.meta") or "{}")
         return ModelVersion(mv.name, int(mv.version), None, created, mv.tags.get("gnn_drug.data_fingerprint") or None,
-                            metrics, mv.description or "")
+                            metrics, mv.description or "", meta=meta)
 
     def versions(self, name: str) -> list[ModelVersion]:
         if self._registered(name) is None:
@@ -151,6 +154,12 @@ class MlflowRegistry(ModelRegistry):
         if event.get("version") is not None:
             self.client.set_model_version_tag(name, str(event["version"]), f"gnn_drug.{event['action']}_at",
                                               event["at"])
+
+
+def _bounded_json(value: dict, limit: int = 7500) -> str:
+    """JSON for an MLflow tag (values are length-limited): '{}' with a note when it would not fit."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= limit else json.dumps({"truncated": f"{len(text)} characters"})
 
 
 def _flat_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
