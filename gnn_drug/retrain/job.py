@@ -45,6 +45,9 @@ class PromotionRule(_Strict):
     secondary: dict[str, float] = Field(default_factory=dict,
                                         description="metric -> ε: the largest drop allowed in that metric")
     min_value: float | None = Field(None, description="the primary metric must also reach this absolute value")
+    champion_max_drop: float | None = Field(
+        None, ge=0, description="if the champion now scores this much worse on the holdout than when it was "
+                                "registered, the new data is suspect (label errors, assay change): do not promote")
     reference_max_drop: float | None = Field(
         0.02, ge=0, description="on holdout rows from files the champion was trained with (unchanged since), the "
                                 "primary metric may drop at most this much; null disables the check")
@@ -88,6 +91,13 @@ class RetrainJob(_Strict):
     audit_dir: str = Field(description="one JSON audit record and one text summary per run")
     mlflow: str | bool | None = Field(None, description="log the run to MLflow: true or a tracking URI")
     base_dir: Path = Field(Path("."), exclude=True)
+
+    def registry_uri(self) -> str | None:
+        """The registry URI with a relative folder resolved against the job file's folder."""
+        uri = self.registry.uri
+        if uri is None or uri == "mlflow" or uri.startswith(("mlflow:", "file://")):
+            return uri
+        return str(self.path(uri))
 
     def path(self, value: str) -> Path:
         p = Path(value).expanduser()

@@ -72,9 +72,11 @@ class RetrainOutcome:
 
 # ---- the promotion rule --------------------------------------------------------------------------------------
 def decide(rule: PromotionRule, champion: dict | None, challenger: dict, champion_reference: dict | None = None,
-           challenger_reference: dict | None = None) -> tuple[bool, str, list[dict]]:
+           challenger_reference: dict | None = None,
+           champion_recorded: float | None = None) -> tuple[bool, str, list[dict]]:
     """Apply the rule; returns (promote, reason, one entry per check). The ``*_reference`` metrics are on holdout
-    rows from files the champion was trained with: new data must not make the model worse on old data."""
+    rows from files the champion was trained with: new data must not make the model worse on old data.
+    ``champion_recorded`` is the champion's primary metric when it was registered."""
 
     def value(metrics: dict, name: str) -> float:
         v = metrics.get(name)
@@ -105,6 +107,12 @@ def decide(rule: PromotionRule, champion: dict | None, challenger: dict, champio
         passed = math.isfinite(new) and (not math.isfinite(old) or drop <= eps)
         checks.append({"metric": name, "kind": "secondary", "champion": old, "challenger": new, "drop": drop,
                        "allowed_drop": eps, "passed": bool(passed)})
+    if rule.champion_max_drop is not None and champion_recorded is not None:
+        now = value(champion, rule.metric)
+        drop = sign * (champion_recorded - now)
+        checks.append({"metric": rule.metric, "kind": "champion_consistency", "champion": now,
+                       "challenger": primary, "recorded": champion_recorded, "drop": drop,
+                       "allowed_drop": rule.champion_max_drop, "passed": bool(drop <= rule.champion_max_drop)})
     if rule.reference_max_drop is not None and champion_reference and challenger_reference:
         old, new = value(champion_reference, rule.metric), value(challenger_reference, rule.metric)
         drop = sign * (old - new)
@@ -123,6 +131,10 @@ def decide(rule: PromotionRule, champion: dict | None, challenger: dict, champio
                          f"{c['improvement']:+.4f} < required {c['required']})")
         elif c["kind"] == "floor":
             parts.append(f"{c['metric']} {c['challenger']:.4f} misses the floor {c['required']}")
+        elif c["kind"] == "champion_consistency":
+            parts.append(f"the champion scores {c['champion']:.4f} {c['metric']} on this holdout but "
+                         f"{c['recorded']:.4f} when it was registered (drop {c['drop']:.4f} > {c['allowed_drop']}): "
+                         "the new data looks suspect (label errors or an assay change); inspect it before promoting")
         elif c["kind"] == "reference":
             parts.append(f"on the {c['rows']} holdout molecules from the champion's unchanged files, {c['metric']} "
                          f"dropped {c['drop']:.4f} > allowed {c['allowed_drop']}")
@@ -164,6 +176,17 @@ def _evaluate_on(model_dir: Path, holdout: MoleculeTable) -> dict:
     return metrics
 
 
+def _recorded(champion: ModelVersion | None, metric: str) -> float | None:
+    """The champion's metric when it was registered (its holdout, else its test set)."""
+    if champion is None:
+        return None
+    for part in ("holdout", "test"):
+        value = (champion.metrics.get(part) or {}).get(metric)
+        if isinstance(value, int | float):
+            return float(value)
+    return None
+
+
 def _summary_metrics(metrics: dict | None) -> dict | None:
     if metrics is None:
         return None
@@ -203,7 +226,7 @@ class _Run:
     def finish(self, decision: str, reason: str) -> RetrainOutcome:
         self.record.update(decision=decision, reason=reason, exit_code=_EXIT[decision],
                            finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
-        stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
+        stamp = self.started.strftime("%Y%m%dT%H%M%S.%fZ")  # two runs in one second keep two records
         audit_path = self.audit_dir / f"{self.job.name}-{stamp}.json"
         atomic_write_text(audit_path, json.dumps(self.record, indent=2, default=_json_default))
         atomic_write_text(audit_path.with_suffix(".txt"), human_summary(self.record))
@@ -217,7 +240,7 @@ class _Run:
         job = self.job
         config = load_config(job.path(job.task_config))
         config_hash = hashlib.sha256((dump_config(config) + job.holdout.model_dump_json()).encode()).hexdigest()
-        registry = open_registry(job.registry.uri)
+        registry = open_registry(job.registry_uri())
         self.record["registry"] = registry.uri
         files = find_data_files(job.path(job.data))
         if not files:
@@ -327,7 +350,8 @@ class _Run:
                                                  "promote by hand with `gnn-drug registry promote` if intended")
         promote, reason, checks = decide(job.promotion, _summary_metrics(champion_metrics),
                                          _summary_metrics(challenger_metrics), _summary_metrics(champion_reference),
-                                         _summary_metrics(challenger_reference))
+                                         _summary_metrics(challenger_reference),
+                                         _recorded(champion, job.promotion.metric))
         self.record["rule"] = job.promotion.model_dump()
         self.record["checks"] = checks
         if champion is not None:
