@@ -121,6 +121,44 @@ def evaluate(
 
 
 @app.command()
+def tune(
+    config: Annotated[Path, typer.Argument(help="Task config (YAML) with a search: block.")],
+    out: Annotated[Path, typer.Option("--out", help="Tuning folder (study.db, trials/, best.yaml, plots).")],
+    trials: Annotated[int, typer.Option("--trials", min=1, help="Finished trials the study should reach.")],
+    study: Annotated[str, typer.Option("--study", help="Study name (workers with the same name cooperate).")],
+    storage: Annotated[str | None, typer.Option("--storage", help="SQLAlchemy URL; default sqlite:///OUT/study.db")]
+    = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop starting trials after S seconds.")] = None,
+    pruner: Annotated[str, typer.Option("--pruner", help="median | hyperband | none")] = "median",
+    seed: Annotated[int, typer.Option("--seed", help="Sampler seed (give each concurrent worker its own).")] = 0,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override, e.g. --set train.epochs=20")] = None,
+    heartbeat: Annotated[int, typer.Option("--heartbeat", min=1, help="Seconds between worker heartbeats.")] = 60,
+    data_dir: DataDir = None,
+    mlflow: MlflowOption = None,
+) -> None:
+    """Search hyperparameters with Optuna; rerun to resume, start several to share one study."""
+    from gnn_drug.tune.study import run_study
+
+    result = run_study(config, out, trials, study, storage=storage, timeout_s=timeout, pruner=pruner, seed=seed,
+                       overrides=list(set_ or []), data_dir=data_dir, heartbeat_s=heartbeat,
+                       log=lambda m: typer.echo(m, err=True))
+    shown = "none yet" if result.best_value is None else f"{result.best_value:.4f} with {result.best_params}"
+    typer.echo(f"study {result.study_name}: {result.finished_trials} finished trial(s); best validation {shown}")
+    for name, path in result.outputs.items():
+        typer.echo(f"{name}: {path}")
+    from gnn_drug.registry.tracking import tracking_uri_from
+
+    tracking_uri = tracking_uri_from(mlflow)
+    if tracking_uri is not None and result.best_value is not None:
+        from gnn_drug.registry.tracking import log_run
+
+        run_id = log_run(tracking_uri, f"gnn-drug/tune-{study}", study, {"best": result.best_params},
+                         {"best_val": result.best_value, "finished_trials": result.finished_trials}, out,
+                         tags={"gnn_drug.kind": "tune", "gnn_drug.storage": result.storage})
+        typer.echo(f"logged to MLflow ({tracking_uri}): run {run_id}")
+
+
+@app.command()
 def retrain(
     job: Annotated[Path, typer.Argument(help="Retrain job (YAML).")],
     log_json: Annotated[bool, typer.Option("--log-json", help="Log as JSON lines on stderr.")] = False,

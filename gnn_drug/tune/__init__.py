@@ -1,0 +1,1 @@
+"""Hyperparameter search with Optuna over the search space declared in a task config."""
