@@ -56,9 +56,11 @@ def scaffold_split(scaffolds: Sequence[str], sizes: Sequence[float] = (0.8, 0.1,
     for i, scaffold in enumerate(scaffolds):
         groups[scaffold].append(i)
     n_train, n_val = train_f * n, val_f * n
-    n_test = n - n_train - n_val
-    big = [g for g in groups.values() if len(g) > n_val / 2 or len(g) > n_test / 2]
-    small = [g for g in groups.values() if not (len(g) > n_val / 2 or len(g) > n_test / 2)]
+    n_test = max(0.0, n - n_train - n_val) if sizes[2] > 0 else 0.0
+    held_out = [size for size in (n_val, n_test) if size > 0]  # a set of size 0 sets no limit
+    threshold = min(held_out) / 2 if held_out else float("inf")
+    big = [g for g in groups.values() if len(g) > threshold]
+    small = [g for g in groups.values() if len(g) <= threshold]
     rng = np.random.default_rng(seed)
     rng.shuffle(big)
     rng.shuffle(small)
@@ -68,10 +70,12 @@ def scaffold_split(scaffolds: Sequence[str], sizes: Sequence[float] = (0.8, 0.1,
     for group in big + small:
         if len(train) + len(group) <= n_train:
             train += group
-        elif len(val) + len(group) <= n_val:
-            val += group
-        else:
+        elif len(val) + len(group) <= n_val or (n_test == 0 and n_val > 0):
+            val += group  # with no test set, what train cannot take goes to validation
+        elif n_test > 0:
             test += group
+        else:
+            train += group
     return Split(np.sort(np.asarray(train, dtype=np.int64)), np.sort(np.asarray(val, dtype=np.int64)),
                  np.sort(np.asarray(test, dtype=np.int64)))
 

@@ -158,3 +158,14 @@ def test_split_map_re_expresses_indices():
     split = Split(np.array([0, 2]), np.array([1]), np.array([3]))
     mapped = split.map(np.array([10, 11, 13, 17]))
     assert mapped.train.tolist() == [10, 13] and mapped.val.tolist() == [11] and mapped.test.tolist() == [17]
+
+
+def test_scaffold_split_without_test_set_puts_everything_in_train_or_val():
+    from gnn_drug.data.splits import scaffold_split
+
+    scaffolds = ["c1ccccc1"] * 40 + [""] * 35 + [f"s{i}" for i in range(25)]
+    split = scaffold_split(scaffolds, (0.9, 0.1, 0.0), seed=0)
+    assert len(split.test) == 0 and len(split.val) > 0
+    assert len(split.train) + len(split.val) == 100
+    everything_train = scaffold_split(scaffolds, (1.0, 0.0, 0.0), seed=0)
+    assert len(everything_train.train) == 100
