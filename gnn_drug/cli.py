@@ -49,16 +49,33 @@ def train(
     split_file: Annotated[Path | None, typer.Option("--split-file", help="Reuse a split (JSON of rows).")] = None,
     data_dir: DataDir = None,
     mlflow: MlflowOption = None,
+    nproc: Annotated[int, typer.Option("--nproc", min=1, help="Data-parallel processes on this machine.")] = 1,
+    device: Annotated[str | None, typer.Option("--device", help="auto | cpu | cuda (default: the config's)")] = None,
 ) -> None:
-    """Train a model from CONFIG into a run directory (config, splits, rejects, metrics, model)."""
+    """Train a model from CONFIG into a run directory (config, splits, rejects, metrics, model).
+
+    ``--nproc K`` trains with DistributedDataParallel in K local processes; under ``torchrun`` the process group
+    comes from the environment (several machines)."""
     from gnn_drug.tasks.config import load_config
-    from gnn_drug.tasks.molecule_property import train_run
+    from gnn_drug.tasks.molecule_property import train_run, train_run_parallel
+    from gnn_drug.train.distributed import context_from_environment
 
     overrides = list(set_ or [])
     if split_file is not None:
         overrides.append(f"split.split_file={split_file}")
+    if device is not None:
+        overrides.append(f"train.device={device}")
     try:
-        metrics = train_run(load_config(config, overrides), out, data_dir=data_dir, resume=resume)
+        task_config = load_config(config, overrides)
+        torchrun = context_from_environment()
+        if torchrun is not None:
+            metrics = train_run(task_config, out, data_dir=data_dir, resume=resume, distributed=torchrun)
+            if not torchrun.is_main:
+                return
+        elif nproc > 1:
+            metrics = train_run_parallel(task_config, out, nproc, data_dir=data_dir, resume=resume)
+        else:
+            metrics = train_run(task_config, out, data_dir=data_dir, resume=resume)
     except KeyboardInterrupt:
         typer.echo(f"interrupted; continue from the last checkpoint with: gnn-drug train {config} --out {out} "
                    "--resume", err=True)

@@ -67,12 +67,18 @@ class MolGraphDataset:
     def batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
                 drop_last: bool = False) -> Iterator[MolBatch]:
         """Yield batches; the order depends only on ``seed`` (so a resumed epoch sees the same batches)."""
+        for chunk in self.index_batches(batch_size, shuffle, seed, drop_last):
+            yield self.collate(chunk)
+
+    def index_batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
+                      drop_last: bool = False) -> Iterator[np.ndarray]:
+        """The row indices of each batch (distributed training shards these before collating)."""
         order = np.random.default_rng(seed).permutation(len(self)) if shuffle else np.arange(len(self))
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             if drop_last and len(chunk) < batch_size and start > 0:
                 break
-            yield self.collate(chunk)
+            yield chunk
 
     def subset(self, indices: np.ndarray) -> MolGraphDataset:
         return MolGraphDataset([self.graphs[i] for i in indices],

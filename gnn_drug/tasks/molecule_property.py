@@ -30,6 +30,7 @@ from gnn_drug.data.tables import MoleculeTable, load_molecule_table
 from gnn_drug.errors import ConfigError, DataError
 from gnn_drug.models import MoleculeModel
 from gnn_drug.tasks.config import TaskConfig, dump_config, load_config
+from gnn_drug.train.distributed import DistributedContext
 from gnn_drug.train.metrics import evaluate_predictions
 from gnn_drug.train.model_files import load_model_dir, save_model_dir
 from gnn_drug.train.trainer import (
@@ -42,6 +43,10 @@ from gnn_drug.train.trainer import (
 )
 
 Log = Callable[[str], None]
+
+
+def _silent(_msg: str) -> None:
+    """Log of non-zero ranks in distributed training."""
 
 
 def _print(msg: str) -> None:
@@ -165,9 +170,16 @@ def _write_predictions(path: Path, rows: np.ndarray, smiles: list[str], inputs: 
 
 def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
               resume: bool = False, log: Log = _print,
-              on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
-    """Train (or resume) a run into ``out_dir``; returns the metrics written to ``metrics.json``."""
+              on_epoch_end: Callable[[int, dict], None] | None = None,
+              distributed: DistributedContext | None = None) -> dict:
+    """Train (or resume) a run into ``out_dir``; returns the metrics written to ``metrics.json``.
+
+    With ``distributed`` (one call per process), every rank trains its share of each batch and rank 0 alone
+    writes files; other ranks return an empty dict."""
     out = Path(out_dir)
+    main = distributed is None or distributed.is_main
+    if not main:
+        log = _silent
     resolved_path = out / "config.resolved.yaml"
     if resume and resolved_path.exists():
         previous = load_config(resolved_path)
@@ -176,8 +188,9 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
         config = previous
     elif (out / "metrics.json").exists() and not resume:
         raise ConfigError(f"{out}: already holds a finished run; choose another --out or pass --resume")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(resolved_path, dump_config(config))
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(resolved_path, dump_config(config))
     started = time.perf_counter()
 
     table, info = load_task_table(config, data_dir)
@@ -186,10 +199,15 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
     log(f"{info.path}: {len(table)} rows, {table.num_tasks} task(s): "
         + ", ".join(f"{t} [{k}]" for t, k in zip(table.targets, table.task_types, strict=True)))
     featurizer = build_featurizer(config)
-    with progress_bar("featurising", len(table)) as advance:
+    if not main:
+        distributed.barrier()  # rank 0 featurises first and fills the cache; the others then read it
+    with progress_bar("featurising", len(table) if main else 0) as advance:
         featurized = featurize_smiles(table.smiles, featurizer, n_workers=config.featurization.n_workers,
                                       cache_dir=feature_cache_dir(config), progress=advance)
-    write_rejects(out / "rejects.csv", featurized.rejects, str(info.path))
+    if distributed is not None and main:
+        distributed.barrier()
+    if main:
+        write_rejects(out / "rejects.csv", featurized.rejects, str(info.path))
     if featurized.rejects:
         log(f"{len(featurized.rejects)} molecule(s) rejected, see {out / 'rejects.csv'} "
             f"(first: row {featurized.rejects[0].row + 1}: {featurized.rejects[0].reason})")
@@ -204,7 +222,8 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
         split = split_from_file(split_path, featurized, len(table), log)
     else:
         split = make_split(config, featurized, labels, [table.smiles[r] for r in featurized.rows])
-    save_split(split.map(featurized.rows), split_path)
+    if main:
+        save_split(split.map(featurized.rows), split_path)
     for name, part in (("train", split.train), ("val", split.val), ("test", split.test)):
         if len(part) == 0 and name != "test":
             raise DataError(f"{info.path}: the {name} set is empty; check split sizes")
@@ -224,9 +243,11 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
         torch.manual_seed(seed)
         model = _build_model(config, table.num_tasks, featurizer.extra_dim)
         trainer = Trainer(settings, table.task_types, table.targets, out / "checkpoints" / f"seed_{seed}.pt",
-                          log=log, on_epoch_end=on_epoch_end)
+                          log=log, on_epoch_end=on_epoch_end if main else None, distributed=distributed)
         fits.append(trainer.fit(model, train_ds, val_ds, target_scaler, seed=seed, resume=resume))
         model.cpu()
+        if not main:
+            continue
         tensors.update({f"member{k}.{name}": v for name, v in model.state_dict().items()})
         val_preds.append(predict_outputs(model, val_ds, table.task_types, target_scaler))
         test_preds.append(predict_outputs(model, test_ds, table.task_types, target_scaler))
@@ -239,6 +260,9 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
         ]
         return metrics
 
+    if not main:
+        distributed.barrier()
+        return {}
     metrics = {"val": summarise(val_preds, val_ds)}
     if len(split.test):
         metrics["test"] = summarise(test_preds, test_ds)
@@ -280,7 +304,23 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    if distributed is not None:
+        distributed.barrier()
     return metrics
+
+
+def _train_rank(context: DistributedContext, config: TaskConfig, out_dir: Path, data_dir, resume: bool) -> None:
+    train_run(config, out_dir, data_dir=data_dir, resume=resume, distributed=context)
+
+
+def train_run_parallel(config: TaskConfig, out_dir: str | os.PathLike, nproc: int,
+                       data_dir: str | os.PathLike | None = None, resume: bool = False) -> dict:
+    """:func:`train_run` in ``nproc`` local processes (DistributedDataParallel; gloo on CPU, nccl on GPU)."""
+    from gnn_drug.train.distributed import launch
+
+    backend = "nccl" if resolve_device(config.train.device).type == "cuda" else "gloo"
+    launch(_train_rank, nproc, (config, Path(out_dir), data_dir, resume), backend=backend)
+    return json.loads((Path(out_dir) / "metrics.json").read_text())
 
 
 # ---- prediction ----------------------------------------------------------------------------------------------

@@ -17,6 +17,11 @@ class MaskedMultiTaskLoss:
         self.pos_weight = pos_weight
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total, count = self.sum_and_count(output, target)
+        return total / count.clamp(min=1)
+
+    def sum_and_count(self, output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed loss and number of labelled entries (distributed training divides by the global count)."""
         mask = ~torch.isnan(target)
         filled = torch.where(mask, target, torch.zeros_like(target))
         is_class = self.is_class.to(output.device).expand_as(output)
@@ -26,7 +31,7 @@ class MaskedMultiTaskLoss:
         )
         mse = (output - filled) ** 2
         per_entry = torch.where(is_class, bce, mse) * mask
-        return per_entry.sum() / mask.sum().clamp(min=1)
+        return per_entry.sum(), mask.sum().to(per_entry.dtype)
 
 
 def positive_class_weights(labels: torch.Tensor, task_types: Sequence[str]) -> torch.Tensor:

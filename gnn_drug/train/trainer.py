@@ -19,6 +19,7 @@ from torch import nn
 from gnn_drug.data.graph_dataset import MolGraphDataset
 from gnn_drug.data.tables import CLASSIFICATION
 from gnn_drug.train.checkpoint import load_checkpoint, save_checkpoint
+from gnn_drug.train.distributed import DistributedContext
 from gnn_drug.train.losses import MaskedMultiTaskLoss, positive_class_weights
 from gnn_drug.train.metrics import evaluate_predictions, selection_score
 
@@ -116,14 +117,18 @@ class Trainer:
 
     def __init__(self, settings: TrainSettings, task_types: Sequence[str], task_names: Sequence[str],
                  checkpoint_path: str | Path | None = None, log: Callable[[str], None] | None = None,
-                 on_epoch_end: Callable[[int, dict], None] | None = None) -> None:
+                 on_epoch_end: Callable[[int, dict], None] | None = None,
+                 distributed: DistributedContext | None = None) -> None:
         self.settings = settings
+        self.distributed = distributed
         self.task_types = list(task_types)
         self.task_names = list(task_names)
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.on_epoch_end = on_epoch_end
         self.device = resolve_device(settings.device)
+        if distributed is not None and self.device.type == "cuda":
+            self.device = torch.device("cuda", distributed.local_rank)
 
     def _lr(self, step: int, steps_per_epoch: int) -> float:
         s = self.settings
@@ -162,6 +167,14 @@ class Trainer:
         else:
             seed_everything(seed)
 
+        dist_ctx = self.distributed
+        world = dist_ctx.world_size if dist_ctx else 1
+        trained = model
+        if dist_ctx is not None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            trained = DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         started = time.perf_counter()
         epoch = start_epoch - 1
         for epoch in range(start_epoch, s.epochs):
@@ -170,20 +183,30 @@ class Trainer:
             t0 = time.perf_counter()
             model.train()
             total, count = 0.0, 0
-            for i, batch in enumerate(scaled_train.batches(s.batch_size, shuffle=True, seed=seed * 100003 + epoch)):
-                if batch.num_graphs < 2 and model.training:
-                    continue  # batch norm cannot use a single-molecule batch
+            order = scaled_train.index_batches(s.batch_size, shuffle=True, seed=seed * 100003 + epoch)
+            for i, chunk in enumerate(order):
+                if len(chunk) < 2 * world:
+                    continue  # batch norm needs two molecules per process; every rank skips the same batches
                 for group in optimizer.param_groups:
                     group["lr"] = self._lr(epoch * steps_per_epoch + i, steps_per_epoch)
-                batch = batch.to(self.device)
+                batch = scaled_train.collate(dist_ctx.shard(chunk) if dist_ctx else chunk).to(self.device)
                 optimizer.zero_grad()
-                loss = loss_fn(model(batch), batch.y)
+                loss_sum, labelled = loss_fn.sum_and_count(trained(batch), batch.y)
+                if dist_ctx is not None:
+                    # DDP averages gradients over ranks: scaling by world / global count gives the gradient
+                    # of the mean over the whole global batch, exactly as one process would compute it
+                    labelled = dist_ctx.all_reduce_sum(labelled.detach())
+                    loss = loss_sum * world / labelled.clamp(min=1)
+                else:
+                    loss = loss_sum / labelled.clamp(min=1)
                 loss.backward()
                 if s.grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
                 optimizer.step()
-                total += float(loss.detach()) * batch.num_graphs
-                count += batch.num_graphs
+                total += float(loss.detach()) / world * len(chunk)
+                count += len(chunk)
+            if dist_ctx is not None:
+                total = float(dist_ctx.all_reduce_sum(torch.tensor(total, dtype=torch.float64)))
             val_pred = predict_outputs(model, val, self.task_types, scaler, device=self.device)
             val_metrics = evaluate_predictions(val.labels, val_pred, self.task_types, self.task_names)
             if s.selection == "loss":
@@ -200,7 +223,7 @@ class Trainer:
                       "seconds": time.perf_counter() - t0}
             history.append(record)
             finished = epoch + 1 >= s.epochs or bad_epochs >= s.patience
-            if self.checkpoint_path is not None:
+            if self.checkpoint_path is not None and (dist_ctx is None or dist_ctx.is_main):
                 save_checkpoint(
                     {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "best_model": best_state,
                      "epoch": epoch, "best_score": best_score, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
