@@ -136,3 +136,10 @@ def test_two_workers_share_one_postgresql_study(tmp_path, tune_config):
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers contributed to one study
     for trial in finished:
         assert (tmp_path / trial.user_attrs["run_dir"]).exists() or os.path.exists(trial.user_attrs["run_dir"])
+
+
+def test_hyperband_pruner_and_unknown_pruner(tmp_path, tune_config):
+    result = run_study(tune_config, tmp_path / "hb", trials=2, study_name="hb", pruner="hyperband", log=quiet)
+    assert result.finished_trials == 2
+    with pytest.raises(ConfigError, match="unknown pruner 'sometimes'"):
+        run_study(tune_config, tmp_path / "x", trials=1, study_name="x", pruner="sometimes", log=quiet)
