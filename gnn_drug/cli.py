@@ -138,6 +138,37 @@ def evaluate(
 
 
 @app.command()
+def screen(
+    library: Annotated[Path, typer.Option("--library", help="CSV/TSV/Parquet/.smi/SDF, gzipped or not.")],
+    model: Annotated[list[str], typer.Option("--model", help="NAME=RUN_DIR or NAME=registry:MODEL[@alias].")],
+    rank: Annotated[Path, typer.Option("--rank", help="Ranking (YAML): objectives, filters, top N.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (rerun to resume).")],
+    smiles_column: Annotated[str, typer.Option("--smiles-column")] = "smiles",
+    id_column: Annotated[str | None, typer.Option("--id-column")] = None,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", min=100)] = 10_000,
+    workers: Annotated[int, typer.Option("--workers", min=1)] = 2,
+    registry: RegistryUri = None,
+) -> None:
+    """Score every molecule of a library with one or more models, rank them, and write scores.parquet, top.csv,
+    rejects.csv and report.html."""
+    from gnn_drug.registry import resolve_model_dir
+    from gnn_drug.screen.ranking import load_ranking
+    from gnn_drug.screen.runner import screen as run_screen
+
+    models = {}
+    for spec in model:
+        if "=" not in spec:
+            _fail(f"--model {spec!r}: expected NAME=RUN_DIR or NAME=registry:MODEL")
+        name, where = spec.split("=", 1)
+        models[name] = resolve_model_dir(where, registry)
+    result = run_screen(library, models, load_ranking(rank), out, smiles_column=smiles_column,
+                        id_column=id_column, chunk_size=chunk_size, n_workers=workers,
+                        log=lambda m: typer.echo(m, err=True))
+    for name, path in result.outputs.items():
+        typer.echo(f"{name}: {path}")
+
+
+@app.command()
 def tune(
     config: Annotated[Path, typer.Argument(help="Task config (YAML) with a search: block.")],
     out: Annotated[Path, typer.Option("--out", help="Tuning folder (study.db, trials/, best.yaml, plots).")],

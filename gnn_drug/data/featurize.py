@@ -77,13 +77,19 @@ class MoleculeFeaturizer:
 
     def __call__(self, smiles: str) -> tuple[str, MolGraph, np.ndarray]:
         """Return (canonical SMILES, graph, extra vector); raises :class:`InvalidMoleculeError`."""
+        canonical, _, graph, extra = self.featurize_with_mol(smiles)
+        return canonical, graph, extra
+
+    def featurize_with_mol(self, smiles: str):
+        """(canonical SMILES, standardised RDKit molecule, graph, extra vector), for callers that also need the
+        molecule (screening computes properties on it)."""
         std = self.standardizer(smiles)
         graph = self.graph(std.mol)
         if self.vectors:
             extra = np.concatenate([v(std.mol) for v in self.vectors]).astype(np.float32)
         else:
             extra = np.zeros(0, dtype=np.float32)
-        return std.smiles, graph, extra
+        return std.smiles, std.mol, graph, extra
 
 
 @dataclass

@@ -296,7 +296,8 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
         "metrics": {k: {m: v for m, v in metrics[k].items() if m not in ("per_task", "members")}
                     for k in ("val", "test") if k in metrics},
     }
-    save_model_dir(out / "model", tensors, card)
+    training_set = "".join(f"{featurized.smiles[i]}\n" for i in split.train)  # for applicability-domain checks
+    save_model_dir(out / "model", tensors, card, {"training_set.smi": training_set})
     summary = {
         "source": str(info.path), "rows": len(table), "valid": len(featurized), "rejects": len(featurized.rejects),
         "targets": dict(zip(table.targets, table.task_types, strict=True)),

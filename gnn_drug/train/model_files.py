@@ -39,10 +39,14 @@ def package_versions() -> dict[str, str]:
             "rdkit": rdkit.__version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
-def save_model_dir(path: str | os.PathLike, tensors: dict[str, torch.Tensor], card: dict) -> Path:
-    """Write weights and card; the card gains schema version, versions, timestamp and file checksums."""
+def save_model_dir(path: str | os.PathLike, tensors: dict[str, torch.Tensor], card: dict,
+                   text_files: dict[str, str] | None = None) -> Path:
+    """Write weights, card and optional text files (e.g. the training set's SMILES); the card gains schema
+    version, versions, timestamp and file checksums, and ``checksums.sha256`` covers every file."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    for name, text in (text_files or {}).items():
+        atomic_write_text(path / name, text)
     weights = path / WEIGHTS_FILE
     with atomic_path(weights) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
@@ -54,7 +58,7 @@ def save_model_dir(path: str | os.PathLike, tensors: dict[str, torch.Tensor], ca
         "files": {WEIGHTS_FILE: _sha256(weights)},
     }
     atomic_write_text(path / CARD_FILE, json.dumps(full, indent=2, default=_json_default))
-    sums = {name: _sha256(path / name) for name in (CARD_FILE, WEIGHTS_FILE)}
+    sums = {name: _sha256(path / name) for name in (CARD_FILE, WEIGHTS_FILE, *(text_files or {}))}
     atomic_write_text(path / CHECKSUMS_FILE, "".join(f"{digest}  {name}\n" for name, digest in sums.items()))
     return path
 
