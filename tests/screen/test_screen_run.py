@@ -1,0 +1,167 @@
+"""``gnn-drug screen`` end to end on real MOSES molecules with a trained Tox21 model: outputs, rejects, ranking,
+resume after an interruption, and the HTML report (rendered in headless Chromium where it is installed)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from gnn_drug.cli import app
+
+RANKING = {
+    "objectives": [{"column": "tox21:max", "direction": "minimize", "range": [0.05, 0.6], "weight": 2},
+                   {"column": "qed", "direction": "maximize", "range": [0.3, 0.9]}],
+    "filters": [{"column": "lipinski_violations", "op": "<=", "value": 1},
+                {"column": "pains", "op": "==", "value": ""}],
+    "top": 25, "shortlist": 150, "dedupe": "inchikey",
+    "diversity": {"method": "sphere", "min_distance": 0.3}, "pareto": ["tox21:max", "qed"],
+}
+
+
+@pytest.fixture(scope="module")
+def library(data_dir, tmp_path_factory):
+    frame = pd.read_csv(data_dir / "library" / "moses_train.csv.gz", nrows=400)
+    frame.columns = ["smiles"]
+    frame["compound_id"] = [f"MOSES-{i:05d}" for i in range(len(frame))]
+    extra = pd.DataFrame({"smiles": ["C1CC(", frame["smiles"][3].replace("c1ccccc1", "C1=CC=CC=C1")],
+                          "compound_id": ["BROKEN-1", "DUPLICATE-OF-3"]})
+    path = tmp_path_factory.mktemp("library") / "library.csv.gz"
+    pd.concat([frame, extra], ignore_index=True).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def screened(library, trained_run, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("screen")
+    (folder / "rank.yaml").write_text(yaml.safe_dump(RANKING))
+    out = folder / "out"
+    args = ["screen", "--library", str(library), "--model", f"tox21={trained_run}", "--rank",
+            str(folder / "rank.yaml"), "--out", str(out), "--id-column", "compound_id", "--chunk-size", "100",
+            "--workers", "2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out, args
+
+
+def test_every_molecule_is_scored_or_rejected(screened):
+    out, _ = screened
+    scores = pd.read_parquet(out / "scores.parquet")
+    rejects = pd.read_csv(out / "rejects.csv")
+    assert len(scores) + len(rejects) == 402
+    assert rejects["row"].tolist() == [401] and rejects["input"].tolist() == ["C1CC("]
+    assert "SMILES Parse Error" in rejects["reason"][0]
+    assert {"tox21:NR-AR", "tox21:max", "mol_wt", "clogp", "tpsa", "preliminary_score"} <= set(scores.columns)
+    probabilities = scores[[c for c in scores.columns if c.startswith("tox21:SR")
+                            and not c.endswith("_std")]].to_numpy()
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+    shortlisted = scores.dropna(subset=["qed"])
+    assert len(shortlisted) == RANKING["shortlist"]  # detailed properties only for the shortlist
+    assert shortlisted["inchikey"].str.len().eq(27).all()
+    assert shortlisted["tox21:nearest_similarity"].between(0, 1).all()
+
+
+def test_top_list_is_ranked_filtered_deduplicated_and_diverse(screened):
+    out, _ = screened
+    top = pd.read_csv(out / "top.csv", keep_default_na=False)
+    assert 0 < len(top) <= RANKING["top"]
+    assert top["rank"].tolist() == list(range(1, len(top) + 1))
+    assert (np.diff(top["score"].to_numpy()) <= 1e-12).all()
+    assert (top["lipinski_violations"] <= 1).all() and (top["pains"] == "").all()
+    assert top["inchikey"].is_unique
+    assert not ({"MOSES-00003", "DUPLICATE-OF-3"} <= set(top["id"]))  # one InChIKey, one entry
+    from rdkit import Chem, DataStructs
+
+    from gnn_drug.screen.domain import morgan_fingerprint
+
+    fps = [morgan_fingerprint(Chem.MolFromSmiles(s)) for s in top["smiles"]]
+    for i in range(len(fps)):
+        assert max(DataStructs.BulkTanimotoSimilarity(fps[i], fps[:i]) or [0]) <= 0.7 + 1e-9
+    assert top["pareto_front"].astype(str).isin(["True"]).any()
+
+
+def test_interrupted_screen_resumes_from_finished_chunks(screened, tmp_path):
+    out, args = screened
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    for name in ("scores.parquet", "top.csv", "report.html", "summary.json"):
+        (copy / name).unlink()
+    (copy / ".chunks" / "chunk_000004.parquet").unlink()  # the last chunk was not finished
+    resumed = CliRunner().invoke(app, [*args[:-6], "--out", str(copy), *args[-6:][2:]])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming: 4 finished chunk(s)" in resumed.output
+    pd.testing.assert_frame_equal(pd.read_csv(copy / "top.csv"), pd.read_csv(out / "top.csv"))
+
+
+def test_report_is_self_contained_with_structures(screened):
+    out, _ = screened
+    text = (out / "report.html").read_text()
+    top = pd.read_csv(out / "top.csv")
+    assert text.count("<tr class='compound'") == len(top)
+    assert text.count("<svg") >= len(top) + 2  # structures plus the two plots
+    import re
+
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text)  # nothing fetched from the network
+    assert "molecules scored" in text and "lipinski_violations &lt;= 1" in text
+
+
+def _browser():
+    import os
+
+    chromium, driver = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.skip("headless Chromium not installed (Debian chromium + chromium-driver; .ci/run installs them)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1400,1000"):
+        options.add_argument(flag)
+    from selenium.webdriver.chrome.service import Service
+
+    return webdriver.Chrome(service=Service(driver, env={**os.environ}), options=options)
+
+
+def test_report_renders_sorts_and_filters_in_headless_chromium(screened, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    out, _ = screened
+    top = pd.read_csv(out / "top.csv")
+    browser = _browser()
+    try:
+        browser.get((out / "report.html").resolve().as_uri())
+        rows = browser.find_elements(By.CSS_SELECTOR, "#top tbody tr.compound")
+        assert len(rows) == len(top)
+        structures = browser.find_elements(By.CSS_SELECTOR, "#top td.structure svg")
+        assert len(structures) == len(top) and all(s.size["width"] > 100 for s in structures[:3])
+        headers = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#top th")]
+        score_column = headers.index("score")
+
+        def scores():
+            return [float(r.find_elements(By.TAG_NAME, "td")[score_column].text or "nan")
+                    for r in browser.find_elements(By.CSS_SELECTOR, "#top tbody tr.compound")]
+
+        assert scores() == sorted(scores(), reverse=True)  # as ranked
+        browser.find_elements(By.CSS_SELECTOR, "#top th")[score_column].click()
+        assert scores() == sorted(scores())  # ascending after one click
+        browser.find_elements(By.CSS_SELECTOR, "#top th")[score_column].click()
+        assert scores() == sorted(scores(), reverse=True)
+        first = browser.find_elements(By.CSS_SELECTOR, "#top tbody tr.compound")[0]
+        detail = browser.find_element(By.ID, f"detail-{first.get_attribute('data-row')}")
+        assert not detail.is_displayed()
+        first.click()
+        assert detail.is_displayed() and "tox21:NR-AR" in detail.text
+        wanted = str(top["id"][0])
+        browser.find_element(By.ID, "filter").send_keys(wanted)
+        visible = [r for r in browser.find_elements(By.CSS_SELECTOR, "#top tbody tr.compound") if r.is_displayed()]
+        assert 1 <= len(visible) < len(top) and wanted in visible[0].text
+        shot = tmp_path / "report.png"
+        browser.save_screenshot(str(shot))
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+        shutil.copy(shot, out / "report_screenshot.png")
+    finally:
+        browser.quit()
