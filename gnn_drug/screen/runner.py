@@ -89,7 +89,7 @@ def _phase2_chunk(smiles: list[str]) -> list[tuple]:
     out = []
     for s in smiles:
         mol = Chem.MolFromSmiles(s)
-        out.append(detailed_properties(mol) if mol is not None else (float("nan"), "", "", ""))
+        out.append(detailed_properties(mol) if mol is not None else (float("nan"), 0, float("nan"), "", "", ""))
     return out
 
 

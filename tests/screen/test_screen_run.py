@@ -55,7 +55,7 @@ def test_every_molecule_is_scored_or_rejected(screened):
     assert len(scores) + len(rejects) == 402
     assert rejects["row"].tolist() == [401] and rejects["input"].tolist() == ["C1CC("]
     assert "SMILES Parse Error" in rejects["reason"][0]
-    assert {"tox21:NR-AR", "tox21:max", "mol_wt", "clogp", "tpsa", "preliminary_score"} <= set(scores.columns)
+    assert {"tox21:NR-AR", "tox21:max", "mol_wt", "clogp", "tpsa", "qed", "preliminary_score"} <= set(scores.columns)
     probabilities = scores[[c for c in scores.columns if c.startswith("tox21:SR")
                             and not c.endswith("_std")]].to_numpy()
     assert np.all((probabilities >= 0) & (probabilities <= 1))
