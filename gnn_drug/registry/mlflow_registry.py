@@ -162,13 +162,19 @@ def _bounded_json(value: dict, limit: int = 7500) -> str:
     return text if len(text) <= limit else json.dumps({"truncated": f"{len(text)} characters"})
 
 
-def _flat_metrics(metrics: dict, prefix: str = "") -> dict[str, float]:
-    """``{"val": {"roc_auc": 0.8}}`` -> ``{"val.roc_auc": 0.8}``; non-numeric and NaN values are dropped."""
-    flat: dict[str, float] = {}
-    for key, value in metrics.items():
+def flatten(mapping: dict, prefix: str = "") -> dict:
+    """``{"val": {"roc_auc": 0.8}}`` -> ``{"val.roc_auc": 0.8}`` (leaves kept as they are)."""
+    flat: dict = {}
+    for key, value in mapping.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flat_metrics(value, f"{name}."))
-        elif isinstance(value, int | float) and not isinstance(value, bool) and value == value:
-            flat[name] = float(value)
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
     return flat
+
+
+def _flat_metrics(metrics: dict) -> dict[str, float]:
+    """Numeric, finite leaves of a nested metrics dict, with dotted names."""
+    return {k: float(v) for k, v in flatten(metrics).items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and v == v}

@@ -7,7 +7,13 @@ import os
 import time
 from pathlib import Path
 
-from gnn_drug.registry.mlflow_registry import _flat_metrics, default_mlflow_uri, experiment_id, mlflow_client
+from gnn_drug.registry.mlflow_registry import (
+    _flat_metrics,
+    default_mlflow_uri,
+    experiment_id,
+    flatten,
+    mlflow_client,
+)
 
 MLFLOW_ENV = "GNN_DRUG_MLFLOW"
 _ARTEFACT_SUFFIXES = {".json", ".yaml", ".csv", ".md", ".txt", ".sha256"}
@@ -23,17 +29,6 @@ def tracking_uri_from(value: str | None) -> str | None:
     return value[len("mlflow:"):] if value.startswith("mlflow:") else value
 
 
-def _flat_params(config: dict, prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flat_params(value, f"{name}."))
-        else:
-            flat[name] = str(value)[:500]
-    return flat
-
-
 def log_run(tracking_uri: str, experiment: str, run_name: str, params: dict, metrics: dict,
             run_dir: str | os.PathLike | None = None, tags: dict[str, str] | None = None) -> str:
     """Record one finished run; returns the MLflow run id. Checkpoints and model weights are not uploaded
@@ -43,7 +38,7 @@ def log_run(tracking_uri: str, experiment: str, run_name: str, params: dict, met
     client = mlflow_client(tracking_uri)
     run = client.create_run(experiment_id(client, experiment, tracking_uri), run_name=run_name, tags=tags or {})
     run_id = run.info.run_id
-    flat_params = [Param(k, v) for k, v in _flat_params(params).items()]
+    flat_params = [Param(k, str(v)[:500]) for k, v in flatten(params).items()]
     stamp = int(time.time() * 1000)
     flat_metrics = [Metric(k, v, stamp, 0) for k, v in _flat_metrics(metrics).items()]
     for start in range(0, max(len(flat_params), len(flat_metrics)), 100):

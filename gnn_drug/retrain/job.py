@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gnn_drug.errors import ConfigError
+from gnn_drug.yaml_files import load_yaml_model
 
 HIGHER_IS_BETTER = {"roc_auc": True, "pr_auc": True, "r2": True, "pearson": True, "rmse": False, "mae": False}
 
@@ -105,21 +105,8 @@ class RetrainJob(_Strict):
 
 
 def load_job(path: str | os.PathLike) -> RetrainJob:
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: job file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    try:
-        job = RetrainJob.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: invalid retrain job — {problems}") from None
+    job = load_yaml_model(path, RetrainJob, "retrain job")
     if job.holdout.policy == "file" and not job.holdout.file:
         raise ConfigError(f"{path}: holdout.policy 'file' needs holdout.file")
-    job.base_dir = path.resolve().parent
+    job.base_dir = Path(path).resolve().parent
     return job

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import operator
 import os
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from gnn_drug.errors import ConfigError
+from gnn_drug.yaml_files import load_yaml_model
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
         "!=": operator.ne}
@@ -113,18 +111,7 @@ class Ranking(_Strict):
 
 
 def load_ranking(path: str | os.PathLike) -> Ranking:
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: ranking file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    try:
-        return Ranking.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: invalid ranking — {problems}") from None
+    return load_yaml_model(path, Ranking, "ranking")
 
 
 def pareto_front(frame: pd.DataFrame, ranking: Ranking) -> np.ndarray:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gnn_drug.errors import ConfigError
+from gnn_drug.yaml_files import read_yaml_mapping, validation_message
 
 
 class _Strict(BaseModel):
@@ -105,14 +105,6 @@ def _apply_override(raw: dict, assignment: str) -> None:
     node[parts[-1]] = yaml.safe_load(value)
 
 
-def _format_validation(error: ValidationError, source: str) -> str:
-    lines = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"])
-        lines.append(f"{where}: {item['msg']}")
-    return f"{source}: invalid configuration — " + "; ".join(lines)
-
-
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None,
                 raw: dict | None = None) -> TaskConfig:
     """Load YAML (or a dict), apply overrides, validate; errors name the file and the offending key."""
@@ -120,15 +112,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
     if raw is None:
         if path is None:
             raise ConfigError("no configuration given")
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f", line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+        raw = read_yaml_mapping(path, "config file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
     for assignment in overrides or []:
@@ -136,7 +120,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
     try:
         return TaskConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(exc, source)) from None
+        raise ConfigError(f"{source}: invalid configuration — {validation_message(exc)}") from None
 
 
 def dump_config(config: TaskConfig) -> str:
