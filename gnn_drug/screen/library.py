@@ -78,6 +78,26 @@ def _sdf_frames(path: Path, chunk_size: int, id_property: str | None) -> Iterato
             yield pd.DataFrame({"smiles": smiles, "id": ids})
 
 
+def count_molecules(path: str | os.PathLike) -> int | None:
+    """Number of molecules, when it is cheap to know (line count of a text table, Parquet metadata, SDF record
+    separators) — for the progress bar and ETA; None when the file cannot be counted."""
+    path = Path(path)
+    kind = (_suffixes(path) or [""])[-1]
+    try:
+        if kind == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(path).metadata.num_rows
+        opener = gzip.open if path.suffix.lower() == ".gz" else open
+        with opener(path, "rb") as handle:
+            if kind in (".sdf", ".sd", ".mol"):
+                return sum(1 for line in handle if line.startswith(b"$$$$"))
+            lines = sum(1 for line in handle if line.strip())
+        return lines if kind in (".smi", ".smiles") else max(lines - 1, 0)
+    except (OSError, EOFError):
+        return None
+
+
 def iter_library(path: str | os.PathLike, smiles_column: str = "smiles", id_column: str | None = None,
                  chunk_size: int = 10_000) -> Iterator[LibraryChunk]:
     """Yield the library in chunks of ``chunk_size`` molecules."""

@@ -29,11 +29,12 @@ import pandas as pd
 from gnn_drug.chem import InvalidMoleculeError, MolGraph
 from gnn_drug.data.atomic import atomic_path, atomic_write_text
 from gnn_drug.data.featurize import FeaturizedMolecules, MoleculeFeaturizer, Reject
+from gnn_drug.data.progress import progress_bar
 from gnn_drug.data.registry import sha256_of
 from gnn_drug.data.rejects import write_rejects
 from gnn_drug.errors import ConfigError
 from gnn_drug.screen.domain import DEFAULT_THRESHOLD, TrainingSetNeighbours
-from gnn_drug.screen.library import iter_library
+from gnn_drug.screen.library import count_molecules, iter_library
 from gnn_drug.screen.properties import BASIC_COLUMNS, DETAILED_COLUMNS, basic_properties, detailed_properties
 from gnn_drug.screen.ranking import Ranking, diverse_pick, pareto_front
 from gnn_drug.tasks.molecule_property import MoleculePropertyPredictor
@@ -192,9 +193,11 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
         log(f"resuming: {len(done)} finished chunk(s) in {chunk_dir}")
     context = multiprocessing.get_context("forkserver")
     processed = 0
+    total = count_molecules(library)
+    remaining = None if total is None else max(total - len(done) * chunk_size, 0)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker,
-                             initargs=(featurizers,)) as pool:
+                             initargs=(featurizers,)) as pool, progress_bar("screening", remaining or 0) as advance:
         pending: deque = deque()
 
         def finish_oldest() -> None:
@@ -213,8 +216,10 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
             with atomic_path(chunk_dir / f"chunk_{index:06d}.parquet") as tmp:
                 frame.to_parquet(tmp, index=False)
             processed += len(results)
+            advance(len(results))
             rate = processed / max(time.perf_counter() - t0, 1e-9)
-            log(f"chunk {index + 1}: {processed:,} molecules scored this session, {rate:,.0f} molecules/s")
+            eta = "" if remaining is None else f", ETA {max(remaining - processed, 0) / max(rate, 1e-9) / 60:.1f} min"
+            log(f"chunk {index + 1}: {processed:,} molecules scored this session, {rate:,.0f} molecules/s{eta}")
 
         for chunk in iter_library(library, smiles_column, id_column, chunk_size):
             if chunk.index in done:

@@ -48,6 +48,13 @@ def test_every_library_format_gives_the_same_molecules_in_chunks(tmp_path):
             assert [i for c in chunks for i in c.ids] == [f"m{i}" for i in range(5)], kind
 
 
+def test_molecule_counts_for_the_progress_bar(tmp_path):
+    from gnn_drug.screen.library import count_molecules
+
+    assert {kind: count_molecules(path) for kind, path in _write_all_formats(tmp_path).items()} == dict.fromkeys(
+        ("csv", "tsv.gz", "parquet", "smi", "sdf.gz"), 5)
+
+
 def test_missing_library_or_column_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="library file not found"):
         next(iter_library(tmp_path / "none.csv"))
