@@ -69,3 +69,34 @@ def test_standardizer_is_picklable_after_use(std):
     std("CC(=O)[O-].[Na+]")  # builds the (unpicklable) RDKit tools
     clone = pickle.loads(pickle.dumps(std))
     assert clone("CC(=O)[O-].[Na+]").smiles == "CC(=O)O"
+
+
+def test_plain_atom_detection():
+    from gnn_drug.chem.standardize import has_only_plain_atoms
+
+    assert has_only_plain_atoms("CCO") and has_only_plain_atoms("c1cc[nH]c1") and has_only_plain_atoms("C[C@@H](N)O")
+    assert has_only_plain_atoms("[13CH4]") and has_only_plain_atoms("Clc1ccccc1Br")
+    for smiles in ("O=[N+]([O-])c1ccccc1", "[Na+].[Cl-]", "[2H]C", "[H]C([H])([H])[H]", "C[Si](C)(C)C", "[Cu]",
+                   "CC[Se]CC", "[NH4+]"):
+        assert not has_only_plain_atoms(smiles), smiles
+
+
+def test_fast_path_gives_exactly_the_full_standardisation(tox21_frame, clintox_smiles, monkeypatch):
+    import gnn_drug.chem.standardize as module
+
+    smiles = tox21_frame["smiles"].tolist()[::4] + clintox_smiles[::2] + [
+        "O=N(=O)c1ccccc1", "CC(=O)O", "C1=CC=CC=C1C(=O)[O-].[K+]", "CN(C)C(=N)N"]
+    standardizer = Standardizer()
+
+    def run():
+        out = []
+        for s in smiles:
+            try:
+                out.append(standardizer(s).smiles)
+            except InvalidMoleculeError as exc:
+                out.append(f"rejected: {exc.reason}")
+        return out
+
+    fast = run()
+    monkeypatch.setattr(module, "has_only_plain_atoms", lambda s: False)
+    assert fast == run()
