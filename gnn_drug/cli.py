@@ -251,6 +251,8 @@ def registry_list(name: Annotated[str | None, typer.Argument(help="A model: list
 
     reg = open_registry(registry)
     if name is None:
+        if not reg.models():
+            typer.echo(f"no models in registry {reg.uri}")
         for model in reg.models():
             aliases = reg.aliases(model)
             shown = ", ".join(f"{a}=v{v}" for a, v in sorted(aliases.items())) or "no aliases"
