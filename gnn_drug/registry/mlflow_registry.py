@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gnn_drug.errors import RegistryError
 from gnn_drug.registry.base import ModelRegistry, ModelVersion, check_model_name, now_iso
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 _EVENTS_TAG = "gnn_drug.events"
 _MAX_EVENTS = 200  # MLflow tag values are bounded; older events stay in each version's own tags
@@ -27,7 +31,7 @@ def default_mlflow_uri() -> str:
     return f"sqlite:///{folder / 'mlflow.db'}"
 
 
-def mlflow_client(tracking_uri: str):
+def mlflow_client(tracking_uri: str) -> MlflowClient:
     """An MlflowClient for ``tracking_uri`` (SQLite folders are created), quiet about progress bars."""
     try:
         from mlflow import MlflowClient
@@ -39,7 +43,7 @@ def mlflow_client(tracking_uri: str):
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
-def experiment_id(client, name: str, tracking_uri: str) -> str:
+def experiment_id(client: MlflowClient, name: str, tracking_uri: str) -> str:
     """Get or create an experiment; with an SQLite store, artefacts go beside the database (not into cwd)."""
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:

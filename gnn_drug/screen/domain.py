@@ -16,7 +16,7 @@ DEFAULT_THRESHOLD = 0.35
 _GENERATOR = None
 
 
-def morgan_fingerprint(mol: Chem.Mol):
+def morgan_fingerprint(mol: Chem.Mol) -> DataStructs.ExplicitBitVect:
     global _GENERATOR
     if _GENERATOR is None:
         _GENERATOR = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)

@@ -9,11 +9,16 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from gnn_drug.data.atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from gnn_drug.screen.ranking import Ranking
+    from gnn_drug.screen.runner import ScreenModel
 
 
 def structure_svg(smiles: str, width: int = 220, height: int = 160) -> str:
@@ -120,8 +125,8 @@ rows().forEach(r=>r.addEventListener('click',()=>{const d=document.getElementByI
 """
 
 
-def write_report(path: Path, summary: dict, top: pd.DataFrame, shortlist: pd.DataFrame, ranking,
-                 models: list) -> None:
+def write_report(path: Path, summary: dict, top: pd.DataFrame, shortlist: pd.DataFrame, ranking: Ranking,
+                 models: list[ScreenModel]) -> None:
     objective_columns = [o.column for o in ranking.objectives]
     shown = ["rank", "structure", "id", "score", *objective_columns, "qed", "mol_wt", "clogp", "tpsa", "pains",
              "brenk", "in_domain"]

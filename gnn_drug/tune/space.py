@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from gnn_drug.errors import ConfigError
 from gnn_drug.tasks.config import load_config
+
+if TYPE_CHECKING:
+    import optuna
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class Dimension:
     def is_int(self) -> bool:
         return isinstance(self.low, int) and isinstance(self.high, int) and not isinstance(self.step, float)
 
-    def suggest(self, trial) -> Any:
+    def suggest(self, trial: optuna.trial.Trial) -> Any:
         if self.choices is not None:
             # Optuna stores categorical values as scalars: lists are offered as their JSON text
             encoded = [json.dumps(c) if isinstance(c, list | dict) else c for c in self.choices]

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -26,6 +27,9 @@ from gnn_drug.errors import ConfigError
 from gnn_drug.tasks.config import load_config
 from gnn_drug.train.metrics import selection_score
 from gnn_drug.tune.space import check_space_against_config, overrides_for, parse_search_space
+
+if TYPE_CHECKING:
+    import optuna
 
 Log = Callable[[str], None]
 PRUNERS = ("median", "hyperband", "none")
@@ -49,7 +53,7 @@ def _optuna():
     return optuna
 
 
-def make_pruner(name: str, epochs: int):
+def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
     optuna = _optuna()
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=max(1, epochs // 5))
@@ -60,7 +64,7 @@ def make_pruner(name: str, epochs: int):
     raise ConfigError(f"unknown pruner {name!r}; one of {', '.join(PRUNERS)}")
 
 
-def make_storage(url: str, heartbeat_s: int):
+def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
     """An RDB storage with a heartbeat: a trial whose worker stops beating is failed by the next worker."""
     optuna = _optuna()
     if url.startswith("sqlite:///"):
@@ -159,7 +163,7 @@ def _redact(url: str) -> str:
     return url
 
 
-def write_outputs(study, base_raw: dict, out: Path, dims_keys: list[str]) -> dict[str, str]:
+def write_outputs(study: optuna.Study, base_raw: dict, out: Path, dims_keys: list[str]) -> dict[str, str]:
     """best.yaml (ready to train), trials.csv, and PNG plots; each written atomically."""
     outputs: dict[str, str] = {}
     best = _best(study)
