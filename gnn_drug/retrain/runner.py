@@ -23,6 +23,7 @@ import pandas as pd
 from gnn_drug import __version__
 from gnn_drug.chem import InvalidMoleculeError, parse_smiles
 from gnn_drug.data.atomic import atomic_path, atomic_write_text
+from gnn_drug.data.featurize import FeaturizedMolecules, featurize_smiles
 from gnn_drug.data.tables import MoleculeTable, load_molecule_table, molecule_table_from_frame
 from gnn_drug.errors import ConfigError, DataError
 from gnn_drug.registry import CHALLENGER, ModelRegistry, ModelVersion, open_registry
@@ -165,15 +166,25 @@ def _champion(registry: ModelRegistry, name: str) -> ModelVersion | None:
     return registry.get(name)
 
 
-def _evaluate_on(model_dir: Path, holdout: MoleculeTable) -> dict:
-    predictor = MoleculePropertyPredictor.load(model_dir)
-    if predictor.targets != holdout.targets:
-        raise DataError(f"{model_dir}: predicts {predictor.targets}, the holdout has {holdout.targets}")
-    result = predictor.predict_smiles(holdout.smiles)
-    metrics = evaluate_predictions(holdout.labels[result.featurized.rows], result.mean, holdout.task_types,
-                                   holdout.targets)
-    metrics["molecules"] = len(result.featurized)
-    return metrics
+class _HoldoutEvaluator:
+    """Metrics of a model on a labelled table; the table is featurised once per featuriser version, so champion
+    and challenger (usually the same featuriser) share one featurisation of the holdout."""
+
+    def __init__(self) -> None:
+        self._featurized: dict[tuple[int, str], FeaturizedMolecules] = {}
+
+    def __call__(self, model_dir: Path, table: MoleculeTable) -> dict:
+        predictor = MoleculePropertyPredictor.load(model_dir)
+        if predictor.targets != table.targets:
+            raise DataError(f"{model_dir}: predicts {predictor.targets}, the holdout has {table.targets}")
+        key = (id(table), predictor.featurizer.version)
+        if key not in self._featurized:
+            self._featurized[key] = featurize_smiles(table.smiles, predictor.featurizer)
+        result = predictor.predict_featurized(self._featurized[key])
+        metrics = evaluate_predictions(table.labels[result.featurized.rows], result.mean, table.task_types,
+                                       table.targets)
+        metrics["molecules"] = len(result.featurized)
+        return metrics
 
 
 def _recorded(champion: ModelVersion | None, metric: str) -> float | None:
@@ -336,14 +347,15 @@ class _Run:
                                     log=self.log).get("val", {})
 
         # 4. compare on the same holdout
-        challenger_metrics = _evaluate_on(run_dir / "model", holdout)
+        evaluate = _HoldoutEvaluator()
+        challenger_metrics = evaluate(run_dir / "model", holdout)
         champion_metrics = champion_reference = challenger_reference = None
         if champion is not None:
             try:
-                champion_metrics = _evaluate_on(champion.path, holdout)
+                champion_metrics = evaluate(champion.path, holdout)
                 if reference is not None:
-                    champion_reference = _evaluate_on(champion.path, reference)
-                    challenger_reference = _evaluate_on(run_dir / "model", reference)
+                    champion_reference = evaluate(champion.path, reference)
+                    challenger_reference = evaluate(run_dir / "model", reference)
             except DataError as exc:
                 self.record["challenger"] = {"run_dir": str(run_dir), "holdout": _summary_metrics(challenger_metrics)}
                 return self.finish(NOT_PROMOTED, f"the champion cannot be evaluated on this holdout ({exc}); "
