@@ -32,7 +32,7 @@ from gnn_drug.data.featurize import FeaturizedMolecules, MoleculeFeaturizer, Rej
 from gnn_drug.data.progress import progress_bar
 from gnn_drug.data.registry import sha256_of
 from gnn_drug.data.rejects import write_rejects
-from gnn_drug.errors import ConfigError
+from gnn_drug.errors import ConfigError, DataError
 from gnn_drug.screen.domain import DEFAULT_THRESHOLD, TrainingSetNeighbours
 from gnn_drug.screen.library import count_molecules, iter_library
 from gnn_drug.screen.properties import BASIC_COLUMNS, DETAILED_COLUMNS, basic_properties, detailed_properties
@@ -157,8 +157,9 @@ def _predict_chunk(models: list[ScreenModel], results: list, n_featurizers: int)
 
 
 # ---- driver --------------------------------------------------------------------------------------------------
-def _fingerprint(library: Path, specs: dict[str, Path], ranking: Ranking, chunk_size: int) -> str:
-    """What the finished chunks depend on: library bytes, model cards, chunk size (not the ranking)."""
+def _fingerprint(library: Path, specs: dict[str, Path], chunk_size: int) -> str:
+    """What the finished chunks depend on: library bytes, model cards, chunk size. Not the ranking: scores are
+    computed from the stored columns, so rerunning with another ranking re-ranks without re-scoring."""
     digest = hashlib.sha256(sha256_of(library).encode())
     for name, path in sorted(specs.items()):
         model_dir = path / "model" if (path / "model").is_dir() else path
@@ -179,7 +180,7 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
         raise ConfigError("screen: give at least one model (--model NAME=RUN_DIR)")
     loaded, featurizers = load_models(specs, log)
     chunk_dir = out / ".chunks"
-    fingerprint = _fingerprint(library, specs, ranking, chunk_size)
+    fingerprint = _fingerprint(library, specs, chunk_size)
     meta_path = chunk_dir / "meta.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()).get("fingerprint") != fingerprint:
         log(f"{out}: earlier chunks were made from another library, model or chunk size; starting afresh")
@@ -206,7 +207,6 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
             results = future.result()
             frame = _predict_chunk(loaded, results, len(featurizers))
             frame.insert(1, "id", [chunk_ids[r - first_row] for r in frame["row"]])
-            frame["preliminary_score"] = ranking.score(frame, set(frame.columns))
             failed = [r for r in results if r[1] is None]
             rejects = pd.DataFrame({"row": [r[0] for r in failed],
                                     "input": [chunk_smiles[r[0] - first_row] for r in failed],
@@ -233,16 +233,17 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
 
         # phase 2: detailed properties and applicability domain for the shortlist
         chunk_files = sorted(chunk_dir.glob("chunk_*.parquet"))
-        prelim = pd.concat([pd.read_parquet(p, columns=["row", "preliminary_score"]) for p in chunk_files],
-                           ignore_index=True)
+        if not chunk_files:
+            raise DataError(f"{library}: no molecules to screen")
+        prelim = pd.concat([_preliminary(p, ranking) for p in chunk_files], ignore_index=True)
         candidates = prelim.dropna(subset=["preliminary_score"]).sort_values(
             ["preliminary_score", "row"], ascending=[False, True]).head(ranking.shortlist)
         shortlist_rows = set(candidates["row"].tolist())
         parts = []
         for path in chunk_files:
-            frame = pd.read_parquet(path)
+            frame = _with_preliminary(pd.read_parquet(path), ranking)
             parts.append(frame[frame["row"].isin(shortlist_rows)])
-        short = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        short = pd.concat(parts, ignore_index=True)
         log(f"shortlist: {len(short):,} molecules get QED, PAINS/Brenk alerts, InChIKey and nearest neighbours")
         smiles = short["smiles"].tolist() if len(short) else []
         pieces = [smiles[i:i + 500] for i in range(0, len(smiles), 500)]
@@ -273,6 +274,19 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
     outputs["report"] = str(out / "report.html")
     log(f"screened {total + reject_count:,} molecules in {seconds:.0f} s; top {len(top)} -> {outputs['top']}")
     return ScreenResult(total, reject_count, len(ranked), len(top), seconds, outputs)
+
+
+def _with_preliminary(frame: pd.DataFrame, ranking: Ranking) -> pd.DataFrame:
+    """The frame with ``preliminary_score``: the ranking's objectives and filters on the columns phase 1 has."""
+    return frame.assign(preliminary_score=ranking.score(frame, set(frame.columns)))
+
+
+def _preliminary(path: Path, ranking: Ranking) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    names = set(pq.read_schema(path).names)
+    columns = ["row", *sorted(c for c in ranking.columns() if c in names)]
+    return _with_preliminary(pd.read_parquet(path, columns=columns), ranking)[["row", "preliminary_score"]]
 
 
 def _add_domain(short: pd.DataFrame, models: list[ScreenModel], threshold: float) -> None:
@@ -310,7 +324,8 @@ def _write_outputs(out: Path, chunk_files: list[Path], short: pd.DataFrame, rank
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    extra_columns = [c for c in short.columns if c not in pd.read_parquet(chunk_files[0]).columns] + ["score"]
+    phase1 = set(pd.read_parquet(chunk_files[0]).columns) | {"preliminary_score"}
+    extra_columns = [c for c in short.columns if c not in phase1] + ["score"]
     extra = short.set_index("row")[[c for c in dict.fromkeys(extra_columns) if c in short.columns]]
     extra = extra.assign(score=short.set_index("row")["score"])
     rank_of = pd.Series(np.arange(1, len(top) + 1), index=top["row"].to_numpy())
@@ -318,7 +333,7 @@ def _write_outputs(out: Path, chunk_files: list[Path], short: pd.DataFrame, rank
     schema = None
     with atomic_path(out / "scores.parquet") as tmp:
         for path in chunk_files:
-            frame = pd.read_parquet(path)
+            frame = _with_preliminary(pd.read_parquet(path), ranking)
             merged = frame.join(extra, on="row")
             merged["top_rank"] = merged["row"].map(rank_of)
             table = pa.Table.from_pandas(merged, preserve_index=False)

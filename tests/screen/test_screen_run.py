@@ -165,3 +165,18 @@ def test_report_renders_sorts_and_filters_in_headless_chromium(screened, tmp_pat
         shutil.copy(shot, out / "report_screenshot.png")
     finally:
         browser.quit()
+
+
+def test_rerun_with_another_ranking_reranks_without_rescoring(screened, tmp_path):
+    out, args = screened
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    ranking = dict(RANKING, top=10, objectives=[{"column": "qed", "direction": "maximize", "range": [0.3, 0.9]}])
+    (tmp_path / "qed.yaml").write_text(yaml.safe_dump(ranking))
+    rerun = CliRunner().invoke(app, ["screen", "--library", args[2], "--model", args[4], "--rank",
+                                     str(tmp_path / "qed.yaml"), "--out", str(copy), *args[9:]])
+    assert rerun.exit_code == 0, rerun.output
+    assert "resuming: 5 finished chunk(s)" in rerun.output and "molecules/s" not in rerun.output.split("resuming")[1]
+    top = pd.read_csv(copy / "top.csv")
+    assert len(top) <= 10 and (np.diff(top["score"].to_numpy()) <= 1e-12).all()
+    np.testing.assert_allclose(top["score"], np.clip((top["qed"] - 0.3) / 0.6, 0, 1))  # ranked by QED alone now
