@@ -71,7 +71,11 @@ class Filter(_Strict):
 
 
 class Diversity(_Strict):
-    method: Literal["sphere", "butina"] = "sphere"
+    """``sphere``: walk down the ranking, skip anything within ``min_distance`` of a pick (score-aware MaxMin);
+    ``maxmin``: RDKit's MaxMin picker on the best candidates, seeded with the best one; ``butina``: cluster at
+    ``min_distance`` and keep the best of each cluster."""
+
+    method: Literal["sphere", "maxmin", "butina"] = "sphere"
     min_distance: float = Field(0.4, gt=0, lt=1, description="1 − Tanimoto between picked molecules")
 
 
@@ -141,6 +145,15 @@ def diverse_pick(fingerprints: list, scores_order: np.ndarray, top: int, diversi
     from rdkit import DataStructs
 
     limit = 1.0 - diversity.min_distance
+    if diversity.method == "maxmin":
+        from rdkit.SimDivFilters.rdSimDivPickers import MaxMinPicker
+
+        pool = [fingerprints[i] for i in scores_order]
+        count = min(top, len(pool))
+        if count == 0:
+            return []
+        picks = MaxMinPicker().LazyBitVectorPick(pool, len(pool), count, firstPicks=[0], seed=0)
+        return sorted((int(scores_order[i]) for i in picks), key=lambda i: list(scores_order).index(i))
     if diversity.method == "butina":
         from rdkit.ML.Cluster import Butina
 

@@ -109,3 +109,5 @@ def test_sphere_and_butina_diversity_keep_the_best_of_near_duplicates():
     assert picked[0] == 0 and 1 not in picked and 3 not in picked and len(picked) == 3
     butina = diverse_pick(fps, order, top=5, diversity=Diversity(method="butina", min_distance=0.5))
     assert butina[0] == 0 and 1 not in butina
+    maxmin = diverse_pick(fps, order, top=3, diversity=Diversity(method="maxmin"))
+    assert maxmin[0] == 0 and len(set(maxmin)) == 3 and maxmin == sorted(maxmin)
