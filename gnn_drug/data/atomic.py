@@ -30,6 +30,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def remove_stale_temporaries(path: str | os.PathLike) -> None:
+    """Delete temporary files an interrupted :func:`atomic_path` (``kill -9``) left beside ``path``. Only for
+    files a single writer owns (a run's checkpoints), where no other process can be writing one right now."""
+    target = Path(path)
+    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

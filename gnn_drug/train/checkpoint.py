@@ -8,11 +8,12 @@ from pathlib import Path
 
 import torch
 
-from gnn_drug.data.atomic import atomic_path
+from gnn_drug.data.atomic import atomic_path, remove_stale_temporaries
 from gnn_drug.errors import ModelFileError
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
+    remove_stale_temporaries(path)  # left by a run killed while writing its checkpoint
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 

@@ -13,7 +13,9 @@ import copy
 import json
 import math
 import os
+import random
 import socket
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,8 +72,18 @@ def make_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     engine_kwargs = {"pool_pre_ping": True} if not url.startswith("sqlite") else {"connect_args": {"timeout": 60}}
-    return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s,
-                                      engine_kwargs=engine_kwargs)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(8):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s,
+                                              engine_kwargs=engine_kwargs)
+        except SQLAlchemyError:
+            # two workers starting on an empty database race to create its tables; the loser retries
+            if attempt == 7:
+                raise
+            time.sleep(0.5 + random.random() * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _finished(study) -> int:

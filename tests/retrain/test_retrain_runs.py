@@ -39,6 +39,7 @@ def test_promote_better_refuse_shuffled_and_skip_unchanged(job_folder):
     assert first.decision == PROMOTED and first.exit_code == EXIT_OK
     assert "no champion yet" in first.reason
     assert registry.aliases("tox21") == {"champion": 1}
+    assert not list(job_folder.root.rglob("*.tmp"))  # temporaries of the killed run are gone
 
     unchanged = _run(job_folder)
     assert unchanged.decision == NOTHING_TO_DO and unchanged.exit_code == EXIT_OK
@@ -136,7 +137,7 @@ def test_kill_during_training_leaves_no_model_and_rerun_resumes(job_folder):
     process.wait()
     registry = open_registry(job_folder.root / "registry")
     assert registry.models() == []  # nothing half-registered
-    assert not list(job_folder.root.rglob("*.tmp"))
+    assert not list((job_folder.root / "work").glob("runs/*/run/model"))  # no model directory either
 
     task["train"]["epochs"] = 400
     result = _cli(job_folder)
@@ -144,6 +145,7 @@ def test_kill_during_training_leaves_no_model_and_rerun_resumes(job_folder):
     assert "resuming the interrupted challenger training" in result.stderr
     assert "resumed from" in result.stderr
     assert registry.aliases("tox21") == {"champion": 1}
+    assert not list(job_folder.root.rglob("*.tmp"))  # temporaries of the killed run are gone
 
 
 @pytest.mark.parametrize("backend", ["mlflow"])
@@ -158,6 +160,7 @@ def test_retrain_with_mlflow_registry_and_tracking(job_folder, tmp_path, backend
     assert outcome.decision == PROMOTED
     registry = open_registry(f"mlflow:{uri}")
     assert registry.aliases("tox21") == {"champion": 1}
+    assert not list(job_folder.root.rglob("*.tmp"))  # temporaries of the killed run are gone
     assert registry.get("tox21").meta["data_profile"]["rows"] == 120
     client = MlflowClient(tracking_uri=uri)
     run = client.get_run(outcome.record["mlflow_run_id"])

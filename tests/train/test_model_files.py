@@ -130,3 +130,14 @@ def test_checkpoint_with_arbitrary_python_object_is_refused(tmp_path):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(ModelFileError, match="not found"):
         load_checkpoint(tmp_path / "none.pt")
+
+
+def test_checkpoint_write_removes_temporaries_of_a_killed_writer(tmp_path, tensors):
+    path = tmp_path / "ckpt" / "seed_0.pt"
+    path.parent.mkdir()
+    stale = path.parent / ".seed_0.pt.x1y2z3.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    other = path.parent / ".seed_1.pt.abc.tmp"  # another file's temporary is not touched
+    other.write_bytes(b"")
+    save_checkpoint({"model": tensors, "epoch": 0}, path)
+    assert not stale.exists() and other.exists() and load_checkpoint(path)["epoch"] == 0
