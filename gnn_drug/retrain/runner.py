@@ -54,7 +54,9 @@ PROMOTED = "promoted"
 NOT_PROMOTED = "not_promoted"
 NOTHING_TO_DO = "nothing_to_do"
 INVALID_DATA = "invalid_data"
-_EXIT = {PROMOTED: EXIT_OK, NOTHING_TO_DO: EXIT_OK, NOT_PROMOTED: EXIT_NOT_PROMOTED, INVALID_DATA: EXIT_INVALID_DATA}
+FAILED = "failed"
+_EXIT = {PROMOTED: EXIT_OK, NOTHING_TO_DO: EXIT_OK, NOT_PROMOTED: EXIT_NOT_PROMOTED, INVALID_DATA: EXIT_INVALID_DATA,
+         FAILED: EXIT_FAILURE}
 
 Log = Callable[[str], None]
 
@@ -452,7 +454,16 @@ def run_job(job: RetrainJob, log: Log, data_dir: str | os.PathLike | None = None
     """Run a job under its lock (raises JobLockedError when another run holds it)."""
     started = time.perf_counter()
     with JobLock(job.path(job.work_dir) / "job.lock", job.name):
-        outcome = _Run(job, log, data_dir).run()
+        run = _Run(job, log, data_dir)
+        try:
+            outcome = run.run()
+        except ConfigError:
+            raise
+        except Exception as exc:  # unattended job: record the failure (with its traceback) and exit 1
+            import traceback
+
+            run.record["traceback"] = traceback.format_exc()
+            outcome = run.finish(FAILED, f"{type(exc).__name__}: {exc}; the champion is unchanged")
     log(f"finished in {time.perf_counter() - started:.1f} s")
     return outcome
 

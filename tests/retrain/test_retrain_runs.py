@@ -99,6 +99,22 @@ def test_invalid_data_is_refused_with_file_row_and_reason(job_folder):
     assert outcome.record["validation"]["invalid_molecules"] == 20
 
 
+def test_unexpected_failure_is_audited_and_leaves_the_champion(job_folder, monkeypatch):
+    import gnn_drug.retrain.runner as runner
+
+    job_folder.add_batch("batch_001.csv", 0, 60)
+
+    def broken_training(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(runner, "train_run", broken_training)
+    outcome = _run(job_folder)
+    assert outcome.decision == "failed" and outcome.exit_code == 1 and "RuntimeError: out of memory" in outcome.reason
+    record = json.loads(outcome.audit_path.read_text())
+    assert "broken_training" in record["traceback"]
+    assert not (job_folder.root / "registry").exists()
+
+
 def _cli(folder, *extra, wait=True):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "gnn_drug.cli", "retrain", str(folder.job_path), *extra]
