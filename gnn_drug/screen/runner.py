@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gnn_drug.chem import InvalidMoleculeError, MolGraph
+from gnn_drug.chem import MolGraph
 from gnn_drug.data.atomic import atomic_path, atomic_write_text
 from gnn_drug.data.featurize import FeaturizedMolecules, MoleculeFeaturizer, Reject
 from gnn_drug.data.progress import progress_bar
@@ -35,8 +35,9 @@ from gnn_drug.data.rejects import write_rejects
 from gnn_drug.errors import ConfigError, DataError
 from gnn_drug.screen.domain import DEFAULT_THRESHOLD, TrainingSetNeighbours
 from gnn_drug.screen.library import count_molecules, iter_library
-from gnn_drug.screen.properties import BASIC_COLUMNS, DETAILED_COLUMNS, basic_properties, detailed_properties
+from gnn_drug.screen.properties import BASIC_COLUMNS, DETAILED_COLUMNS
 from gnn_drug.screen.ranking import Ranking, diverse_pick, pareto_front
+from gnn_drug.screen.workers import init_worker, phase1_chunk, phase2_chunk
 from gnn_drug.tasks.molecule_property import MoleculePropertyPredictor
 
 Log = Callable[[str], None]
@@ -51,47 +52,6 @@ class ScreenResult:
     top: int
     seconds: float
     outputs: dict[str, str]
-
-
-# ---- worker side ---------------------------------------------------------------------------------------------
-_FEATURIZERS: list[MoleculeFeaturizer] = []
-
-
-def _init_worker(featurizers: list[MoleculeFeaturizer]) -> None:
-    global _FEATURIZERS
-    _FEATURIZERS = featurizers
-    from rdkit import RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
-
-
-def _phase1_chunk(chunk: tuple[int, list[str]], featurizers: list[MoleculeFeaturizer] | None = None) -> list:
-    """Per molecule: (row, canonical, [graph bytes, extra bytes] per featuriser, basic properties) or a reject."""
-    first_row, smiles = chunk
-    featurizers = featurizers or _FEATURIZERS
-    out = []
-    for offset, s in enumerate(smiles):
-        row = first_row + offset
-        try:
-            canonical, mol, graph, extra = featurizers[0].featurize_with_mol(s)
-            features = [(graph.to_bytes(), extra.tobytes())]
-            for other in featurizers[1:]:
-                _, _, g, e = other.featurize_with_mol(s)
-                features.append((g.to_bytes(), e.tobytes()))
-            out.append((row, canonical, features, basic_properties(mol)))
-        except InvalidMoleculeError as exc:
-            out.append((row, None, exc.reason, None))
-    return out
-
-
-def _phase2_chunk(smiles: list[str]) -> list[tuple]:
-    from rdkit import Chem
-
-    out = []
-    for s in smiles:
-        mol = Chem.MolFromSmiles(s)
-        out.append(detailed_properties(mol) if mol is not None else (float("nan"), 0, float("nan"), "", "", ""))
-    return out
 
 
 # ---- models --------------------------------------------------------------------------------------------------
@@ -179,6 +139,21 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
     if not specs:
         raise ConfigError("screen: give at least one model (--model NAME=RUN_DIR)")
     loaded, featurizers = load_models(specs, log)
+    import torch
+
+    threads = torch.get_num_threads()
+    # the workers keep ``n_workers`` cores busy with RDKit; the models get what is left (at least one thread)
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - n_workers))
+    try:
+        return _screen(library, specs, loaded, featurizers, ranking, out, smiles_column, id_column, chunk_size,
+                       n_workers, domain_threshold, log, started)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _screen(library: Path, specs: dict[str, Path], loaded: list[ScreenModel], featurizers: list[MoleculeFeaturizer],
+            ranking: Ranking, out: Path, smiles_column: str, id_column: str | None, chunk_size: int, n_workers: int,
+            domain_threshold: float, log: Log, started: float) -> ScreenResult:
     chunk_dir = out / ".chunks"
     fingerprint = _fingerprint(library, specs, chunk_size)
     meta_path = chunk_dir / "meta.json"
@@ -197,7 +172,7 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
     total = count_molecules(library)
     remaining = None if total is None else max(total - len(done) * chunk_size, 0)
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(n_workers, mp_context=context, initializer=_init_worker,
+    with ProcessPoolExecutor(n_workers, mp_context=context, initializer=init_worker,
                              initargs=(featurizers,)) as pool, progress_bar("screening", remaining or 0) as advance:
         pending: deque = deque()
 
@@ -225,7 +200,7 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
             if chunk.index in done:
                 continue
             pending.append((chunk.index, chunk.first_row, chunk.ids, chunk.smiles,
-                            pool.submit(_phase1_chunk, (chunk.first_row, chunk.smiles))))
+                            pool.submit(phase1_chunk, (chunk.first_row, chunk.smiles))))
             while len(pending) > 2 * n_workers:  # bounded: memory stays flat whatever the library size
                 finish_oldest()
         while pending:
@@ -247,7 +222,7 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
         log(f"shortlist: {len(short):,} molecules get QED, PAINS/Brenk alerts, InChIKey and nearest neighbours")
         smiles = short["smiles"].tolist() if len(short) else []
         pieces = [smiles[i:i + 500] for i in range(0, len(smiles), 500)]
-        detailed = [row for part in pool.map(_phase2_chunk, pieces) for row in part]
+        detailed = [row for part in pool.map(phase2_chunk, pieces) for row in part]
     for j, column in enumerate(DETAILED_COLUMNS):
         short[column] = [d[j] for d in detailed]
     _add_domain(short, loaded, domain_threshold)
