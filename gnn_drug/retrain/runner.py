@@ -42,6 +42,7 @@ from gnn_drug.retrain.validation import (
 from gnn_drug.tasks.config import TaskConfig, dump_config, load_config
 from gnn_drug.tasks.molecule_property import MoleculePropertyPredictor, train_run
 from gnn_drug.train.metrics import evaluate_predictions
+from gnn_drug.train.model_files import json_default
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -241,7 +242,7 @@ class _Run:
                            finished_at=datetime.now(UTC).isoformat(timespec="seconds"))
         stamp = self.started.strftime("%Y%m%dT%H%M%S.%fZ")  # two runs in one second keep two records
         audit_path = self.audit_dir / f"{self.job.name}-{stamp}.json"
-        atomic_write_text(audit_path, json.dumps(self.record, indent=2, default=_json_default))
+        atomic_write_text(audit_path, json.dumps(self.record, indent=2, default=json_default))
         atomic_write_text(audit_path.with_suffix(".txt"), human_summary(self.record))
         with open(self.audit_dir / f"{self.job.name}.jsonl", "a") as handle:
             handle.write(json.dumps({k: self.record.get(k) for k in ("job", "started_at", "finished_at",
@@ -411,14 +412,6 @@ class _Run:
                          {"challenger": _summary_metrics(challenger) or {}, "champion": _summary_metrics(champion)
                           or {}}, run_dir, tags={"gnn_drug.kind": "retrain", "gnn_drug.decision": decision})
         self.record["mlflow_run_id"] = run_id
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
 def human_summary(record: dict) -> str:

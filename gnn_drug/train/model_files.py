@@ -57,7 +57,7 @@ def save_model_dir(path: str | os.PathLike, tensors: dict[str, torch.Tensor], ca
         **card,
         "files": {WEIGHTS_FILE: _sha256(weights)},
     }
-    atomic_write_text(path / CARD_FILE, json.dumps(full, indent=2, default=_json_default))
+    atomic_write_text(path / CARD_FILE, json.dumps(full, indent=2, default=json_default))
     sums = {name: _sha256(path / name) for name in (CARD_FILE, WEIGHTS_FILE, *(text_files or {}))}
     atomic_write_text(path / CHECKSUMS_FILE, "".join(f"{digest}  {name}\n" for name, digest in sums.items()))
     return path
@@ -76,7 +76,8 @@ def read_checksums(path: Path) -> dict[str, str]:
     return sums
 
 
-def _json_default(value):
+def json_default(value: object) -> object:
+    """``json.dumps`` fallback for NumPy scalars/arrays and paths."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
