@@ -56,8 +56,10 @@ def train(
 
     ``--nproc K`` trains with DistributedDataParallel in K local processes; under ``torchrun`` the process group
     comes from the environment (several machines)."""
+    from gnn_drug.errors import ConfigError
     from gnn_drug.tasks.config import load_config
     from gnn_drug.tasks.molecule_property import train_run, train_run_parallel
+    from gnn_drug.tasks.pairs import PAIR_TASKS, train_pair_run
     from gnn_drug.train.distributed import context_from_environment
 
     overrides = list(set_ or [])
@@ -68,7 +70,12 @@ def train(
     try:
         task_config = load_config(config, overrides)
         torchrun = context_from_environment()
-        if torchrun is not None:
+        if task_config.task in PAIR_TASKS:
+            if nproc > 1 or torchrun is not None:
+                raise ConfigError(f"{config}: data-parallel training (--nproc, torchrun) is available for molecule "
+                                  f"tasks; {task_config.task} models train in one process")
+            metrics = train_pair_run(task_config, out, data_dir=data_dir, resume=resume)
+        elif torchrun is not None:
             metrics = train_run(task_config, out, data_dir=data_dir, resume=resume, distributed=torchrun)
             if not torchrun.is_main:
                 return
@@ -109,14 +116,27 @@ def predict(
     id_column: Annotated[str | None, typer.Option("--id-column")] = None,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
     registry: RegistryUri = None,
+    entity_column: Annotated[str | None, typer.Option(
+        "--entity-column", help="Pair models: protein / cell-line id column (ids the model was trained on).")] = None,
+    sequence_column: Annotated[str | None, typer.Option(
+        "--sequence-column", help="Affinity models: protein sequence column (any protein).")] = None,
 ) -> None:
     """Predict every task for each molecule of INPUT (ensemble mean and spread); bad rows go to a rejects file.
-    ``registry:NAME`` uses the registered champion."""
+    ``registry:NAME`` uses the registered champion. For affinity/response models, give an entity or sequence
+    column to score pairs, or neither to rank every compound against every protein / cell line of the model."""
     from gnn_drug.registry import resolve_model_dir
     from gnn_drug.tasks.molecule_property import predict_file
+    from gnn_drug.tasks.pairs import PAIR_TASKS, predict_pairs_file
+    from gnn_drug.train.model_files import model_task
 
-    predict_file(resolve_model_dir(model, registry), input, out, smiles_column=smiles_column, id_column=id_column,
-                 n_workers=workers)
+    model_dir = resolve_model_dir(model, registry)
+    if model_task(model_dir) in PAIR_TASKS:
+        predict_pairs_file(model_dir, input, out, smiles_column=smiles_column, entity_column=entity_column,
+                           sequence_column=sequence_column, id_column=id_column, n_workers=workers)
+        return
+    if entity_column or sequence_column:
+        _fail(f"{model}: --entity-column/--sequence-column apply to affinity and response models only")
+    predict_file(model_dir, input, out, smiles_column=smiles_column, id_column=id_column, n_workers=workers)
 
 
 @app.command()

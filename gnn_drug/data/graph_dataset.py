@@ -73,13 +73,24 @@ class MolGraphDataset:
     def index_batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
                       drop_last: bool = False) -> Iterator[np.ndarray]:
         """The row indices of each batch (distributed training shards these before collating)."""
-        order = np.random.default_rng(seed).permutation(len(self)) if shuffle else np.arange(len(self))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            if drop_last and len(chunk) < batch_size and start > 0:
-                break
-            yield chunk
+        return index_batches(len(self), batch_size, shuffle, seed, drop_last)
+
+    def with_labels(self, labels: np.ndarray) -> MolGraphDataset:
+        """The same molecules with other labels (the trainer swaps in scaled regression targets)."""
+        return MolGraphDataset(self.graphs, labels, self.extras)
 
     def subset(self, indices: np.ndarray) -> MolGraphDataset:
         return MolGraphDataset([self.graphs[i] for i in indices],
                                None if self.labels is None else self.labels[indices], self.extras[indices])
+
+
+def index_batches(n: int, batch_size: int, shuffle: bool = False, seed: int = 0,
+                  drop_last: bool = False) -> Iterator[np.ndarray]:
+    """Positions ``0..n-1`` in batches; the order depends only on ``seed`` (a resumed epoch sees the same
+    batches)."""
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        if drop_last and len(chunk) < batch_size and start > 0:
+            break
+        yield chunk

@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from gnn_drug.data.atomic import atomic_path
 from gnn_drug.errors import DatasetUnavailableError
 
@@ -24,6 +26,19 @@ _MOLECULENET_LICENCE = (
     "MoleculeNet (Wu et al. 2018), distributed by DeepChem under the MIT licence; the underlying sources "
     "({source}) keep their own terms."
 )
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """A further file of a multi-file dataset (e.g. Davis: matrix, ligands, proteins, folds), resolved like the
+    main file. ``unpickle_numpy``: the upstream file is a pickled NumPy array; it is read with an unpickler that
+    only rebuilds plain arrays, re-saved as ``.npy`` and the result checked against ``sha256``."""
+
+    key: str
+    mirror_path: str
+    url: str
+    sha256: str
+    unpickle_numpy: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,8 @@ class DatasetSource:
     task_type: str = "classification"
     citation: str = ""
     extra: dict = field(default_factory=dict)
+    kind: str = "molecules"  # "molecules": one table of SMILES + labels; "pairs": compound x entity values
+    files: tuple[DatasetFile, ...] = ()
 
 
 def _moleculenet(name: str, description: str, path: str, url_path: str, sha256: str, source: str, **kw):
@@ -106,6 +123,54 @@ DATASETS: dict[str, DatasetSource] = {
     )
 }
 
+_GRAPHDTA_RAW = "https://raw.githubusercontent.com/thinng/GraphDTA/6162245c6776684b391d30610850fe7077478435/data"
+_DTA_SHA = {
+    "davis": ("1a19aaa833991d6ef3528e942a06cde75a6caf9f26cb1fc2c6a77dacc302edea",
+              "141094d99510a52091d2ea1b05be7c1f66b2c5fcaeeeb261eaf4cbf2128bde6d",
+              "187cedeee10cd3b58af915a2861a5ed0c4ff42a2d728f4dea5e0b47e3d75b291",
+              "bb7a63b2178c40a4e2417bc701b95511407787fa5eabb6a43a695fe6bd722f56",
+              "c97589fa2fae318b01870854af0ab6fdd155dd38524cc6ac1d0319418ac6d568"),
+    "kiba": ("a900704f0cc6621ee1bf3cbce8e4f05c4fc93534039103f4d6459ad5b46e1973",
+             "a95797abaf31b17bd2471dbf3e3476f588d5a79797903cc156528f66e55c963b",
+             "2ba9dbc2959d88b0740aaf28828c4c611c2dbd1c2019547eb2ec1c3daa192604",
+             "da74eeeb2c3e7d52a2fd6daac0dc105bba097c222337230eec69d9fd7e1c301e",
+             "92801eec2caddf950235c6c6a46d999d2eeeaa6d35cbeffd68c72a5cf54b208d"),
+}
+
+
+def _deepdta(name: str, description: str, citation: str, extra: dict) -> DatasetSource:
+    matrix, ligands, proteins, train, test = _DTA_SHA[name]
+    base = f"dta/{name}"
+    return DatasetSource(
+        name=name, description=description, mirror_path=f"{base}/affinity.npy",
+        url=f"{_GRAPHDTA_RAW}/{name}/Y", sha256=matrix, kind="pairs", citation=citation, extra=extra,
+        licence="DeepDTA data (Öztürk et al. 2018, GPL-3.0 repository); measurements from the cited study",
+        smiles_column="", task_type="regression",
+        files=(
+            DatasetFile("matrix", f"{base}/affinity.npy", f"{_GRAPHDTA_RAW}/{name}/Y", matrix, unpickle_numpy=True),
+            DatasetFile("ligands", f"{base}/ligands_can.txt", f"{_GRAPHDTA_RAW}/{name}/ligands_can.txt", ligands),
+            DatasetFile("proteins", f"{base}/proteins.txt", f"{_GRAPHDTA_RAW}/{name}/proteins.txt", proteins),
+            DatasetFile("train_folds", f"{base}/folds/train_fold_setting1.txt",
+                        f"{_GRAPHDTA_RAW}/{name}/folds/train_fold_setting1.txt", train),
+            DatasetFile("test_fold", f"{base}/folds/test_fold_setting1.txt",
+                        f"{_GRAPHDTA_RAW}/{name}/folds/test_fold_setting1.txt", test),
+        ),
+    )
+
+
+DATASETS.update({
+    "davis": _deepdta(
+        "davis", "Davis kinase inhibitor affinities: 68 drugs x 442 kinases, all 30,056 Kd (nM) measured",
+        "Davis et al., Comprehensive analysis of kinase inhibitor selectivity, Nat. Biotechnol. 2011",
+        {"value_name": "pKd", "transform": "pkd_from_nm"},
+    ),
+    "kiba": _deepdta(
+        "kiba", "KIBA kinase inhibitor bioactivity scores: 2,111 drugs x 229 kinases, 118,254 measured",
+        "Tang et al., Making sense of large-scale kinase inhibitor bioactivity data sets, JCIM 2014",
+        {"value_name": "kiba_score", "transform": "none"},
+    ),
+})
+
 
 def get_source(name: str) -> DatasetSource:
     try:
@@ -141,36 +206,79 @@ def resolve_dataset(
 ) -> Path:
     """Return a local path to the dataset's file: mirror, then cache, then a checksum-verified download."""
     source = get_source(name)
+    main = DatasetFile("main", source.mirror_path, source.url, source.sha256)
+    return _resolve_file(source, main, data_dir, cache_dir, download)
+
+
+def resolve_dataset_files(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    download: bool = True,
+) -> dict[str, Path]:
+    """Every file of a multi-file dataset (key -> local path), each resolved like :func:`resolve_dataset`."""
+    source = get_source(name)
+    if not source.files:
+        return {"main": resolve_dataset(name, data_dir, cache_dir, download)}
+    return {f.key: _resolve_file(source, f, data_dir, cache_dir, download) for f in source.files}
+
+
+def _numpy_from_pickle(path: Path) -> np.ndarray:
+    """Read a pickled NumPy array without running arbitrary code: only array-rebuilding globals are allowed."""
+    import pickle
+
+    allowed = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}  # encode: bytes in protocol 2
+
+    class ArrayOnlyUnpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str):
+            if (module, name) not in allowed:
+                raise DatasetUnavailableError(f"{path}: refuses to unpickle {module}.{name} (only NumPy arrays)")
+            return super().find_class(module, name)
+
+    with open(path, "rb") as handle:
+        array = ArrayOnlyUnpickler(handle, encoding="latin1").load()
+    if not isinstance(array, np.ndarray):
+        raise DatasetUnavailableError(f"{path}: expected a NumPy array, found {type(array).__name__}")
+    return array
+
+
+def _resolve_file(source: DatasetSource, file: DatasetFile, data_dir: str | os.PathLike | None,
+                  cache_dir: str | os.PathLike | None, download: bool) -> Path:
     mirror = Path(data_dir) if data_dir is not None else default_data_dir()
     if mirror is not None:
-        candidate = mirror / source.mirror_path
+        candidate = mirror / file.mirror_path
         if candidate.is_file():
             return candidate
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    cached = cache / "datasets" / source.mirror_path
+    cached = cache / "datasets" / file.mirror_path
     if cached.is_file():
         return cached
     hint = (
         f"dataset {source.name!r} is not available locally (looked in "
-        f"{mirror / source.mirror_path if mirror else f'${DATA_DIR_ENV} (unset)'} and {cached})"
+        f"{mirror / file.mirror_path if mirror else f'${DATA_DIR_ENV} (unset)'} and {cached})"
     )
     if not download:
-        raise DatasetUnavailableError(f"{hint}; set {DATA_DIR_ENV} or --data-dir to a mirror, or fetch {source.url}")
+        raise DatasetUnavailableError(f"{hint}; set {DATA_DIR_ENV} or --data-dir to a mirror, or fetch {file.url}")
     try:
         with atomic_path(cached) as tmp:
-            with urllib.request.urlopen(source.url, timeout=60) as response, open(tmp, "wb") as out:
+            with urllib.request.urlopen(file.url, timeout=60) as response, open(tmp, "wb") as out:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
+            if file.unpickle_numpy:
+                array = _numpy_from_pickle(tmp)
+                with open(tmp, "wb") as out:
+                    np.save(out, np.asarray(array, dtype=np.float64), allow_pickle=False)
             actual = sha256_of(tmp)
-            if actual != source.sha256:
+            if actual != file.sha256:
                 raise DatasetUnavailableError(
-                    f"download of {source.url} has sha256 {actual}, expected {source.sha256}; not kept"
+                    f"download of {file.url} has sha256 {actual}, expected {file.sha256}; not kept"
                 )
     except DatasetUnavailableError:
         raise
     except OSError as exc:
         raise DatasetUnavailableError(
-            f"{hint}, and downloading {source.url} failed ({exc}); set {DATA_DIR_ENV} or --data-dir to a "
+            f"{hint}, and downloading {file.url} failed ({exc}); set {DATA_DIR_ENV} or --data-dir to a "
             "folder laid out like the public mirror"
         ) from None
     return cached

@@ -1,5 +1,6 @@
-"""Seeded train/validation/test splits: random, scaffold (balanced, as Chemprop's ``scaffold_balanced``) and
-stratified; saved as a Chemprop-compatible JSON so another tool can be run on exactly the same molecules."""
+"""Seeded train/validation/test splits: random, scaffold (balanced, as Chemprop's ``scaffold_balanced``),
+stratified, cold (whole compounds/entities held out) and published folds;
+saved as a Chemprop-compatible JSON so another tool can be run on exactly the same molecules."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 from gnn_drug.data.atomic import atomic_write_text
 from gnn_drug.errors import DataError
 
-SPLIT_METHODS = ("random", "scaffold", "stratified")
+SPLIT_METHODS = ("random", "scaffold", "stratified", "cold_compound", "cold_entity", "cold_both", "predefined")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,57 @@ def stratified_split(labels: np.ndarray, sizes: Sequence[float] = (0.8, 0.1, 0.1
         parts["val"].append(idx[n_train : n_train + n_val])
         parts["test"].append(idx[n_train + n_val :])
     return Split(*(np.sort(np.concatenate(parts[k])) for k in ("train", "val", "test")))
+
+
+def _assign_groups(groups: np.ndarray, sizes: tuple[float, float, float], rng: np.random.Generator) -> np.ndarray:
+    """Set (0 train, 1 val, 2 test) of each distinct group value, filling val and test to their share of the
+    items (not of the groups) in a seeded random order."""
+    values, counts = np.unique(groups, return_counts=True)
+    order = rng.permutation(len(values))
+    target = np.array(sizes) * len(groups)
+    filled = np.zeros(3)
+    assigned = np.zeros(len(values), dtype=np.int64)
+    for g in order:
+        for part in (2, 1):
+            if target[part] > 0 and filled[part] + counts[g] / 2 <= target[part]:
+                assigned[g] = part
+                filled[part] += counts[g]
+                break
+        else:
+            filled[0] += counts[g]
+    lookup = dict(zip(values.tolist(), assigned.tolist(), strict=True))
+    return np.fromiter((lookup[v] for v in groups.tolist()), np.int64, len(groups))
+
+
+def cold_split(groups: Sequence, sizes: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
+    """Every group (a compound, a protein, a cell line) lies wholly in one set: the test pairs involve only
+    compounds (or entities) never seen in training."""
+    part = _assign_groups(np.asarray(groups), _check_sizes(sizes), np.random.default_rng(seed))
+    return Split(*(np.flatnonzero(part == k) for k in range(3)))
+
+
+def cold_both_split(compounds: Sequence, entities: Sequence, sizes: Sequence[float] = (0.8, 0.1, 0.1),
+                    seed: int = 0) -> tuple[Split, int]:
+    """Compounds and entities are each assigned to a set with ``sizes``; a pair is kept only where both agree,
+    so validation and test pairs share neither compound nor entity with training. Returns the split and the
+    number of pairs discarded (those that mix sets)."""
+    rng = np.random.default_rng(seed)
+    checked = _check_sizes(sizes)
+    comp = _assign_groups(np.asarray(compounds), checked, rng)
+    ent = _assign_groups(np.asarray(entities), checked, rng)
+    agree = comp == ent
+    split = Split(*(np.flatnonzero(agree & (comp == k)) for k in range(3)))
+    return split, int((~agree).sum())
+
+
+def predefined_split(train_folds: Sequence[np.ndarray], test: np.ndarray, val_fold: int = 0) -> Split:
+    """A published split (e.g. DeepDTA's setting 1): one training fold becomes the validation set, so model
+    selection never sees the test set."""
+    if not 0 <= val_fold < len(train_folds):
+        raise DataError(f"validation fold {val_fold} does not exist; the dataset has {len(train_folds)} folds")
+    train = [f for i, f in enumerate(train_folds) if i != val_fold]
+    return Split(np.sort(np.concatenate(train)) if train else np.zeros(0, np.int64),
+                 np.sort(np.asarray(train_folds[val_fold], dtype=np.int64)), np.sort(np.asarray(test, np.int64)))
 
 
 def save_split(split: Split, path: str | os.PathLike) -> None:

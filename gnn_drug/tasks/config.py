@@ -16,6 +16,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class CompoundTableConfig(_Strict):
+    file: str
+    id_column: str
+    smiles_column: str = "smiles"
+
+
+class EntityTableConfig(_Strict):
+    file: str
+    id_column: str
+    sequence_column: str | None = Field(None, description="protein sequences; omit for numeric feature tables")
+    columns: list[str] | None = Field(None, description="feature columns (default: every numeric column)")
+    prefix: str = ""
+
+
+class PairsConfig(_Strict):
+    """How a long table of (compound, entity, value) rows is laid out; registry pair datasets need none."""
+
+    compound_column: str = "compound"
+    entity_column: str = "target"
+    value_column: str = "value"
+    smiles_column: str | None = Field(None, description="SMILES column of the pair table, if it has one")
+    sequence_column: str | None = Field(None, description="protein sequence column of the pair table")
+    compounds: CompoundTableConfig | None = None
+    entities: list[EntityTableConfig] = []
+    transform: Literal["none", "pkd_from_nm", "neg_log10_molar", "log10", "ln"] | None = None
+    value_name: str | None = Field(None, description="name of the modelled value (default: pKd after pkd_from_nm, "
+                                                     "else the value column)")
+
+
 class DataConfig(_Strict):
     source: str = Field(description="registry dataset name (e.g. tox21) or a path to a CSV/TSV/Parquet file")
     smiles_column: str | None = None
@@ -24,12 +53,15 @@ class DataConfig(_Strict):
         "classification", "regression"] | None = None
     id_column: str | None = None
     units: dict[str, str] = Field(default_factory=dict, description="unit of each label column, e.g. pKd, log mol/L")
+    pairs: PairsConfig | None = None
 
 
 class SplitConfig(_Strict):
-    method: Literal["random", "scaffold", "stratified"] = "scaffold"
+    method: Literal["random", "scaffold", "stratified", "cold_compound", "cold_entity", "cold_both",
+                    "predefined"] = "scaffold"
     sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
+    val_fold: int = Field(0, ge=0, description="predefined folds: the training fold used for validation")
     split_file: str | None = None
 
     @field_validator("sizes")
@@ -55,6 +87,22 @@ class FeaturizationConfig(_Strict):
     cache_dir: str | None = None
 
 
+class EntityEncoderConfig(_Strict):
+    """Encoder of the non-compound side of a pair: a protein sequence CNN, k-mer composition MLP, or an MLP /
+    1D CNN over a numeric profile (cell lines)."""
+
+    kind: Literal["cnn", "kmer", "mlp", "profile_cnn"] | None = Field(
+        None, description="default: kmer for proteins, mlp for numeric profiles")
+    max_length: int = Field(1000, ge=8, description="sequence CNN: residues kept (C-terminus truncated)")
+    embed_dim: int = Field(128, ge=4)
+    channels: list[int] = Field(default_factory=lambda: [32, 64, 96])
+    kernel_size: int = Field(8, ge=1)
+    hidden_dim: int = Field(512, ge=8)
+    layers: int = Field(2, ge=1)
+    out_dim: int = Field(128, ge=4)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+
 class ModelConfig(_Strict):
     encoder: Literal["dmpnn", "gine", "attentivefp"] = "dmpnn"
     hidden_dim: int = Field(300, ge=8)
@@ -63,6 +111,7 @@ class ModelConfig(_Strict):
     readout: Literal["mean", "sum", "max", "mean_max"] = "mean"
     head_hidden_dim: int = Field(300, ge=8)
     head_layers: int = Field(2, ge=1)
+    entity: EntityEncoderConfig = EntityEncoderConfig()
 
 
 class TrainConfig(_Strict):
@@ -83,7 +132,7 @@ class TrainConfig(_Strict):
 
 
 class TaskConfig(_Strict):
-    task: Literal["toxicity", "property"] = "toxicity"
+    task: Literal["toxicity", "property", "affinity", "response"] = "toxicity"
     data: DataConfig
     split: SplitConfig = SplitConfig()
     featurization: FeaturizationConfig = FeaturizationConfig()

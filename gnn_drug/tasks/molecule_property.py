@@ -27,32 +27,22 @@ from gnn_drug.data.rejects import write_rejects
 from gnn_drug.data.scaling import FeatureScaler
 from gnn_drug.data.splits import Split, load_split, random_split, save_split, scaffold_split, stratified_split
 from gnn_drug.data.tables import MoleculeTable, load_molecule_table
-from gnn_drug.errors import ConfigError, DataError
+from gnn_drug.errors import DataError
 from gnn_drug.models import MoleculeModel
-from gnn_drug.tasks.config import TaskConfig, dump_config, load_config
+from gnn_drug.tasks.config import TaskConfig
+from gnn_drug.tasks.run_steps import (
+    Log,
+    open_run_dir,
+    print_log,
+    silent,
+    summarise_members,
+    train_members,
+    training_record,
+)
 from gnn_drug.train.distributed import DistributedContext
 from gnn_drug.train.metrics import evaluate_predictions
 from gnn_drug.train.model_files import load_model_dir, save_model_dir
-from gnn_drug.train.trainer import (
-    FitResult,
-    TargetScaler,
-    Trainer,
-    TrainSettings,
-    predict_outputs,
-    resolve_device,
-)
-
-Log = Callable[[str], None]
-
-
-def _silent(_msg: str) -> None:
-    """Log of non-zero ranks in distributed training."""
-
-
-def _print(msg: str) -> None:
-    import sys
-
-    print(msg, file=sys.stderr, flush=True)
+from gnn_drug.train.trainer import TargetScaler, predict_outputs, resolve_device
 
 
 # ---- data ----------------------------------------------------------------------------------------------------
@@ -147,14 +137,6 @@ def _build_model(config: TaskConfig, num_tasks: int, extra_dim: int) -> Molecule
                          readout=m.readout, head_hidden_dim=m.head_hidden_dim, head_layers=m.head_layers)
 
 
-def _train_settings(config: TaskConfig) -> TrainSettings:
-    t = config.train
-    return TrainSettings(epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, warmup_epochs=t.warmup_epochs,
-                         init_lr_ratio=t.init_lr_ratio, final_lr_ratio=t.final_lr_ratio,
-                         weight_decay=t.weight_decay, patience=t.patience, class_weighting=t.class_weighting,
-                         grad_clip=t.grad_clip, device=t.device, selection=t.selection)
-
-
 def _write_predictions(path: Path, rows: np.ndarray, smiles: list[str], inputs: list[str], targets: list[str],
                        mean: np.ndarray, std: np.ndarray | None, labels: np.ndarray | None = None) -> None:
     frame = pd.DataFrame({"row": rows + 1, "input_smiles": inputs, "smiles": smiles})
@@ -169,7 +151,7 @@ def _write_predictions(path: Path, rows: np.ndarray, smiles: list[str], inputs: 
 
 
 def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-              resume: bool = False, log: Log = _print,
+              resume: bool = False, log: Log = print_log,
               on_epoch_end: Callable[[int, dict], None] | None = None,
               distributed: DistributedContext | None = None) -> dict:
     """Train (or resume) a run into ``out_dir``; returns the metrics written to ``metrics.json``.
@@ -179,18 +161,8 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
     out = Path(out_dir)
     main = distributed is None or distributed.is_main
     if not main:
-        log = _silent
-    resolved_path = out / "config.resolved.yaml"
-    if resume and resolved_path.exists():
-        previous = load_config(resolved_path)
-        if previous.model_dump() != config.model_dump():
-            log(f"--resume: using the configuration saved in {resolved_path}")
-        config = previous
-    elif (out / "metrics.json").exists() and not resume:
-        raise ConfigError(f"{out}: already holds a finished run; choose another --out or pass --resume")
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(resolved_path, dump_config(config))
+        log = silent
+    config = open_run_dir(config, out, resume, log, main)
     started = time.perf_counter()
 
     table, info = load_task_table(config, data_dir)
@@ -234,46 +206,25 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
     train_ds, val_ds, test_ds = full.subset(split.train), full.subset(split.val), full.subset(split.test)
     target_scaler = TargetScaler.fit(train_ds.labels, table.task_types)
 
-    settings = _train_settings(config)
-    tensors: dict[str, torch.Tensor] = {}
-    fits: list[FitResult] = []
-    val_preds, test_preds = [], []
-    for k, seed in enumerate(config.train.seeds):
-        log(f"training member {k + 1}/{len(config.train.seeds)} (seed {seed}, {config.model.encoder})")
-        torch.manual_seed(seed)
-        model = _build_model(config, table.num_tasks, featurizer.extra_dim)
-        trainer = Trainer(settings, table.task_types, table.targets, out / "checkpoints" / f"seed_{seed}.pt",
-                          log=log, on_epoch_end=on_epoch_end if main else None, distributed=distributed)
-        fits.append(trainer.fit(model, train_ds, val_ds, target_scaler, seed=seed, resume=resume))
-        model.cpu()
-        if not main:
-            continue
-        tensors.update({f"member{k}.{name}": v for name, v in model.state_dict().items()})
-        val_preds.append(predict_outputs(model, val_ds, table.task_types, target_scaler))
-        test_preds.append(predict_outputs(model, test_ds, table.task_types, target_scaler))
-
-    def summarise(preds: list[np.ndarray], ds: MolGraphDataset) -> dict:
-        metrics = evaluate_predictions(ds.labels, np.mean(preds, axis=0), table.task_types, table.targets)
-        metrics["members"] = [
-            {k: v for k, v in evaluate_predictions(ds.labels, p, table.task_types, table.targets).items()
-             if k != "per_task"} for p in preds
-        ]
-        return metrics
-
+    members = train_members(config, lambda: _build_model(config, table.num_tasks, featurizer.extra_dim),
+                            train_ds, val_ds, test_ds, table.task_types, table.targets, target_scaler, out, log,
+                            resume=resume, on_epoch_end=on_epoch_end, distributed=distributed,
+                            label=f", {config.model.encoder}")
     if not main:
         distributed.barrier()
         return {}
-    metrics = {"val": summarise(val_preds, val_ds)}
+    metrics = {"val": summarise_members(members.val_preds, val_ds.labels, table.task_types, table.targets)}
     if len(split.test):
-        metrics["test"] = summarise(test_preds, test_ds)
+        test_preds = members.test_preds
+        metrics["test"] = summarise_members(test_preds, test_ds.labels, table.task_types, table.targets)
         test_mean, test_std = np.mean(test_preds, axis=0), np.std(test_preds, axis=0)
         test_rows = featurized.rows[split.test]
         _write_predictions(out / "test_predictions.csv", test_rows, [featurized.smiles[i] for i in split.test],
                            [table.smiles[r] for r in test_rows], table.targets, test_mean,
                            test_std if len(test_preds) > 1 else None, test_ds.labels)
-    metrics["training"] = [{"seed": s, "best_epoch": f.best_epoch, "epochs_run": f.epochs_run,
-                            "best_val_score": f.best_score} for s, f in zip(config.train.seeds, fits, strict=True)]
+    metrics["training"] = training_record(config.train.seeds, members.fits)
 
+    tensors = members.tensors
     tensors["extra_scaler.mean"] = torch.from_numpy(extra_scaler.mean_)
     tensors["extra_scaler.scale"] = torch.from_numpy(extra_scaler.scale_)
     tensors["target_scaler.mean"] = torch.from_numpy(target_scaler.mean)
@@ -386,7 +337,7 @@ class MoleculePropertyPredictor:
 
 def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out_path: str | os.PathLike,
                  smiles_column: str = "smiles", id_column: str | None = None, n_workers: int = 1,
-                 rejects_path: str | os.PathLike | None = None, log: Log = _print) -> Predictions:
+                 rejects_path: str | os.PathLike | None = None, log: Log = print_log) -> Predictions:
     """Predict every molecule of a file; output (CSV or Parquet by extension) and rejects written atomically."""
     predictor = MoleculePropertyPredictor.load(run_dir)
     table = load_molecule_table(input_path, smiles_column, targets=[], id_column=id_column, require_targets=False)

@@ -120,3 +120,16 @@ def load_model_dir(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], di
         if actual != expected:
             raise ModelFileError(f"{file}: checksum mismatch (file changed since it was saved); refusing to load")
     return load_file(str(path / WEIGHTS_FILE)), card
+
+
+def model_task(path: str | os.PathLike) -> str | None:
+    """The task named in a model directory's card (or a run directory's ``model/``), for routing only: loading
+    the model verifies every checksum."""
+    path = Path(path)
+    card = path / "model" / CARD_FILE if (path / "model" / CARD_FILE).is_file() else path / CARD_FILE
+    if not card.is_file():
+        raise ModelFileError(f"{path}: not a gnn-drug run or model directory (no {CARD_FILE})")
+    try:
+        return json.loads(card.read_text()).get("task")
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{card}: model card is not valid JSON ({exc})") from None

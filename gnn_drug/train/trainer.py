@@ -147,7 +147,7 @@ class Trainer:
         train_labels = torch.from_numpy(train.labels)
         pos_weight = positive_class_weights(train_labels, self.task_types) if s.class_weighting else None
         loss_fn = MaskedMultiTaskLoss(self.task_types, pos_weight)
-        scaled_train = MolGraphDataset(train.graphs, scaler.transform(train.labels), train.extras)
+        scaled_train = train.with_labels(scaler.transform(train.labels))
         steps_per_epoch = max(1, math.ceil(len(train) / s.batch_size))
 
         start_epoch, best_score, best_epoch, bad_epochs = 0, -math.inf, -1, 0

@@ -135,3 +135,48 @@ def test_registry_entries_are_complete():
         assert len(source.sha256) == 64 and int(source.sha256, 16) >= 0
         assert source.licence
         assert source.task_type in ("classification", "regression")
+
+
+def test_every_file_of_multi_file_datasets_matches_its_checksum(data_dir):
+    for name in ("davis", "kiba"):
+        files = registry.resolve_dataset_files(name, data_dir)
+        assert set(files) == {"matrix", "ligands", "proteins", "train_folds", "test_fold"}
+        for spec in DATASETS[name].files:
+            assert sha256_of(files[spec.key]) == spec.sha256, (name, spec.key)
+
+
+def test_upstream_pickled_matrix_is_converted_without_running_code(data_dir, no_mirror, tmp_path, monkeypatch):
+    """Davis's upstream ``Y`` is a pickled array: the download path rebuilds it with an array-only unpickler and
+    keeps it only if the re-saved .npy has the registered checksum."""
+    import pickle
+
+    import numpy as np
+
+    matrix = np.load(data_dir / "dta" / "davis" / "affinity.npy")
+    served = {}
+
+    def serve(url, timeout=None):
+        served[url] = True
+        if url.endswith("/Y"):
+            return FakeResponse(pickle.dumps(matrix, protocol=2))
+        relative = url.split("/data/", 1)[1]
+        return FakeResponse((data_dir / "dta" / relative).read_bytes())
+
+    monkeypatch.setattr(urllib.request, "urlopen", serve)
+    files = registry.resolve_dataset_files("davis", cache_dir=tmp_path)
+    assert files["matrix"] == tmp_path / "datasets" / "dta" / "davis" / "affinity.npy"
+    np.testing.assert_array_equal(np.load(files["matrix"], allow_pickle=False), matrix)
+    assert len(served) == 5
+
+
+def test_a_pickle_that_runs_code_is_refused(no_mirror, tmp_path, monkeypatch):
+    import pickle
+
+    class Exploit:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: FakeResponse(pickle.dumps(Exploit())))
+    with pytest.raises(DatasetUnavailableError, match="refuses to unpickle builtins.print"):
+        registry.resolve_dataset_files("davis", cache_dir=tmp_path)
+    assert files_under(tmp_path) == []

@@ -169,3 +169,40 @@ def test_scaffold_split_without_test_set_puts_everything_in_train_or_val():
     assert len(split.train) + len(split.val) == 100
     everything_train = scaffold_split(scaffolds, (1.0, 0.0, 0.0), seed=0)
     assert len(everything_train.train) == 100
+
+
+def test_cold_split_keeps_every_group_on_one_side():
+    from gnn_drug.data.splits import cold_split
+
+    groups = np.repeat(np.arange(50), np.random.default_rng(1).integers(1, 20, 50))
+    split = cold_split(groups, (0.8, 0.1, 0.1), seed=3)
+    sides = [set(groups[part].tolist()) for part in (split.train, split.val, split.test)]
+    assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+    assert len(split.train) + len(split.val) + len(split.test) == len(groups)
+    assert 0.03 < len(split.test) / len(groups) < 0.2
+    again = cold_split(groups, (0.8, 0.1, 0.1), seed=3)
+    assert np.array_equal(again.test, split.test)
+
+
+def test_cold_both_split_shares_neither_side_with_training():
+    from gnn_drug.data.splits import cold_both_split
+
+    rng = np.random.default_rng(0)
+    compounds, entities = rng.integers(0, 40, 3000), rng.integers(0, 30, 3000)
+    split, discarded = cold_both_split(compounds, entities, (0.6, 0.2, 0.2), seed=0)
+    for held in (split.val, split.test):
+        assert not set(compounds[held]) & set(compounds[split.train])
+        assert not set(entities[held]) & set(entities[split.train])
+    assert len(split.test) > 0 and discarded == 3000 - sum(len(p) for p in (split.train, split.val, split.test))
+
+
+def test_predefined_split_validates_on_a_training_fold_never_the_test_fold():
+    from gnn_drug.data.splits import predefined_split
+
+    folds = [np.arange(i * 10, i * 10 + 10) for i in range(3)]
+    split = predefined_split(folds, np.arange(30, 35), val_fold=1)
+    assert split.val.tolist() == list(range(10, 20))
+    assert split.train.tolist() == list(range(0, 10)) + list(range(20, 30))
+    assert split.test.tolist() == list(range(30, 35))
+    with pytest.raises(DataError, match="fold 3"):
+        predefined_split(folds, np.arange(30, 35), val_fold=3)

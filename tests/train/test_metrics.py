@@ -68,3 +68,42 @@ def test_mixed_tasks_and_selection_score():
     assert selection_score(result, ["classification", "regression"]) == pytest.approx(1.0)  # mean(AUC, R2)
     assert selection_score({"roc_auc": 0.7}, ["classification"]) == 0.7
     assert selection_score({"rmse": 0.5}, ["regression"]) == -0.5
+
+
+def _brute_force_ci(y, p):
+    num = den = 0.0
+    for i in range(len(y)):
+        for j in range(len(y)):
+            if y[i] > y[j]:
+                den += 1
+                num += 1.0 if p[i] > p[j] else 0.5 if p[i] == p[j] else 0.0
+    return num / den
+
+
+def test_concordance_index_matches_the_definition_with_ties_on_both_sides():
+    from gnn_drug.train.metrics import concordance_index
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 6, 120).astype(float)  # many ties in the truth (like Davis's pKd = 5 floor)
+    p = np.round(y + rng.normal(0, 1.5, 120))  # and in the predictions
+    assert concordance_index(y, p) == pytest.approx(_brute_force_ci(y, p))
+    assert concordance_index(y, y) == 1.0 and concordance_index(y, -y) == 0.0
+    assert concordance_index(y, np.zeros_like(y)) == 0.5
+
+
+def test_rm2_is_one_for_perfect_predictions_and_penalises_offsets():
+    from gnn_drug.train.metrics import rm2
+
+    y = np.linspace(5, 10, 50)
+    assert rm2(y, y) == pytest.approx(1.0)
+    assert rm2(y, y + 3) < 0.8  # perfectly correlated but biased predictions lose credit
+    assert np.isnan(rm2(y, np.full(50, 7.0)))
+
+
+def test_pair_regression_metrics_reports_what_dta_papers_report():
+    from gnn_drug.train.metrics import pair_regression_metrics
+
+    y = np.array([5.0, 6.0, np.nan, 8.0])
+    m = pair_regression_metrics(y, np.array([5.5, 6.0, 1.0, 7.0]))
+    assert m["n"] == 3 and m["mse"] == pytest.approx((0.25 + 0 + 1) / 3)
+    assert m["ci"] == 1.0 and set(m) == {"n", "mse", "rmse", "ci", "pearson", "spearman", "rm2"}

@@ -1,0 +1,37 @@
+"""A pair model: a molecular GNN for the compound, an entity encoder for the protein or cell line, and an MLP
+on the concatenated vectors: y = MLP([GNN(compound) || E(entity)]). Each distinct compound and entity of a
+batch is encoded once and gathered per pair."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gnn_drug.data.pair_dataset import PairBatch
+from gnn_drug.models.molecule_model import ENCODERS, mlp
+
+
+class PairModel(nn.Module):
+    def __init__(self, compound_encoder: str, atom_dim: int, bond_dim: int, entity_encoder: nn.Module,
+                 num_outputs: int = 1, hidden_dim: int = 300, depth: int = 3, dropout: float = 0.0,
+                 readout: str = "mean", head_hidden_dim: int = 512, head_layers: int = 3,
+                 compound_extra_dim: int = 0) -> None:
+        super().__init__()
+        if compound_encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {compound_encoder!r}; choose from {sorted(ENCODERS)}")
+        kwargs = {"readout": readout} if compound_encoder != "attentivefp" else {}
+        self.compound_encoder = ENCODERS[compound_encoder](atom_dim, bond_dim, hidden_dim=hidden_dim, depth=depth,
+                                                           dropout=dropout, **kwargs)
+        self.entity_encoder = entity_encoder
+        self.compound_extra_dim = compound_extra_dim
+        width = self.compound_encoder.out_dim + compound_extra_dim + entity_encoder.out_dim
+        self.head = mlp(width, head_hidden_dim, num_outputs, head_layers, dropout)
+
+    def encode_compounds(self, batch: PairBatch) -> torch.Tensor:
+        z = self.compound_encoder(batch.compounds)
+        return torch.cat([z, batch.compounds.extra], dim=1) if self.compound_extra_dim else z
+
+    def forward(self, batch: PairBatch) -> torch.Tensor:
+        compounds = self.encode_compounds(batch)
+        entities = self.entity_encoder(batch.entities)
+        return self.head(torch.cat([compounds[batch.compound_pos], entities[batch.entity_pos]], dim=1))

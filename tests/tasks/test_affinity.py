@@ -1,0 +1,149 @@
+"""The affinity task end to end on a small slice of Davis written as a user's long table (SMILES, protein id,
+sequence, Kd in nM), with one unparseable SMILES and one corrupt sequence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gnn_drug.tasks.config import load_config
+from gnn_drug.tasks.pairs import PairPredictor, predict_pairs_file, train_pair_run
+from tests.helpers import INVALID_SMILES, quiet
+
+N_DRUGS, N_PROTEINS = 12, 25
+
+
+@pytest.fixture(scope="module")
+def davis_slice(data_dir, tmp_path_factory):
+    root = data_dir / "dta" / "davis"
+    ligands = json.loads((root / "ligands_can.txt").read_text())
+    proteins = json.loads((root / "proteins.txt").read_text())
+    matrix = np.load(root / "affinity.npy")
+    drug_ids, prot_ids = list(ligands)[:N_DRUGS], list(proteins)[:N_PROTEINS]
+    rows = [{"smiles": ligands[d], "protein": p, "sequence": proteins[p], "kd_nm": matrix[i, j]}
+            for i, d in enumerate(drug_ids) for j, p in enumerate(prot_ids)]
+    rows.append({"smiles": INVALID_SMILES, "protein": prot_ids[0], "sequence": proteins[prot_ids[0]], "kd_nm": 10})
+    rows.append({"smiles": "CCO", "protein": "BROKEN", "sequence": "MKV#L", "kd_nm": 10})
+    path = tmp_path_factory.mktemp("davis-slice") / "davis_slice.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def _config(source, feature_cache, **over):
+    raw = {
+        "task": "affinity",
+        "data": {"source": str(source), "pairs": {"compound_column": "smiles", "entity_column": "protein",
+                                                  "value_column": "kd_nm", "sequence_column": "sequence",
+                                                  "transform": "pkd_from_nm"}},
+        "split": {"method": "random", "sizes": [0.7, 0.15, 0.15], "seed": 0},
+        "featurization": {"n_workers": 1, "cache_dir": str(feature_cache)},
+        "model": {"encoder": "dmpnn", "hidden_dim": 48, "depth": 2, "head_hidden_dim": 64, "head_layers": 2,
+                  "entity": {"kind": "kmer", "hidden_dim": 64, "out_dim": 32}},
+        "train": {"epochs": 25, "batch_size": 32, "lr": 0.002, "patience": 100, "seeds": [0, 1]},
+    }
+    for key, value in over.items():
+        raw[key] = {**raw[key], **value}
+    return load_config(raw=raw)
+
+
+@pytest.fixture(scope="module")
+def affinity_run(davis_slice, feature_cache, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "affinity"
+    metrics = train_pair_run(_config(davis_slice, feature_cache), out, log=quiet)
+    return out, metrics
+
+
+def test_run_reports_dta_metrics_and_learns(affinity_run):
+    out, metrics = affinity_run
+    for part in ("val", "test"):
+        assert {"mse", "ci", "pearson", "rm2"} <= set(metrics[part])
+        assert len(metrics[part]["members"]) == 2
+    test = pd.read_csv(out / "test_predictions.csv")
+    baseline = float(np.mean((test["pKd_true"] - test["pKd_true"].mean()) ** 2))
+    assert metrics["test"]["mse"] < 0.9 * baseline  # better than predicting the mean of the test set itself
+    assert metrics["test"]["ci"] > 0.6
+
+
+def test_rejects_name_rows_and_reasons(affinity_run):
+    out, _ = affinity_run
+    rejects = pd.read_csv(out / "rejects.csv")
+    n = N_DRUGS * N_PROTEINS
+    assert rejects["row"].tolist() == [n + 1, n + 2]
+    assert "MKV#L" in rejects["reason"].iloc[1] or "'#'" in rejects["reason"].iloc[1]
+    assert INVALID_SMILES in rejects["reason"].iloc[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["valid"] == n and summary["rejects"] == 2
+
+
+def test_split_file_lists_input_rows_and_predictions_reload(affinity_run, davis_slice):
+    out, _ = affinity_run
+    split = json.loads((out / "splits.json").read_text())[0]
+    assert sorted(split["train"] + split["val"] + split["test"]) == list(range(N_DRUGS * N_PROTEINS))
+    test = pd.read_csv(out / "test_predictions.csv")
+    assert (test["row"] - 1).tolist() == split["test"]
+    frame = pd.read_csv(davis_slice).iloc[test["row"] - 1]
+    frame.to_csv(out.parent / "test_pairs.csv", index=False)
+    again = predict_pairs_file(out, out.parent / "test_pairs.csv", out.parent / "again.csv", entity_column="protein",
+                               log=quiet)
+    np.testing.assert_allclose(again["pKd"].to_numpy(), test["pKd"].to_numpy(), rtol=1e-5, atol=1e-5)
+    assert "pKd_std" in again  # two members: the spread is reported
+
+
+def test_predict_with_sequences_unknown_ids_and_the_full_ranking(affinity_run, tmp_path):
+    out, _ = affinity_run
+    predictor = PairPredictor.load(out)
+    query = pd.DataFrame({"smiles": ["CC(=O)Nc1ccc(O)cc1", "CC(=O)Nc1ccc(O)cc1", INVALID_SMILES],
+                          "protein": [predictor.entity_ids[0], "NOT_A_KINASE", predictor.entity_ids[1]]})
+    query.to_csv(tmp_path / "q.csv", index=False)
+    by_id = predict_pairs_file(out, tmp_path / "q.csv", tmp_path / "by_id.csv", entity_column="protein", log=quiet)
+    assert by_id["row"].tolist() == [1]
+    rejects = pd.read_csv(tmp_path / "by_id.rejects.csv")
+    assert rejects["row"].tolist() == [2, 3] and "NOT_A_KINASE" in rejects["reason"].iloc[0]
+
+    # any protein, given its sequence (here: the first kinase's sequence under a new name gives the same value)
+    query["sequence"] = [predictor.sequences[0]] * 3
+    query.to_csv(tmp_path / "q2.csv", index=False)
+    by_seq = predict_pairs_file(out, tmp_path / "q2.csv", tmp_path / "by_seq.csv", sequence_column="sequence",
+                                log=quiet)
+    assert by_seq["pKd"].iloc[0] == pytest.approx(by_id["pKd"].iloc[0], rel=1e-5)
+
+    # no entity column: every compound against every kinase of the model, strongest binder first
+    ranked = predict_pairs_file(out, tmp_path / "q.csv", tmp_path / "ranked.parquet", log=quiet)
+    assert len(ranked) == 2 * N_PROTEINS
+    first = ranked[ranked["row"] == 1]
+    assert first["rank"].tolist() == list(range(1, N_PROTEINS + 1))
+    assert first["pKd"].is_monotonic_decreasing
+    assert pd.read_parquet(tmp_path / "ranked.parquet").shape == ranked.shape
+
+
+def test_cold_both_split_holds_out_compounds_and_proteins(davis_slice, feature_cache, tmp_path):
+    config = _config(davis_slice, feature_cache, split={"method": "cold_both", "sizes": [0.5, 0.25, 0.25]},
+                     train={"epochs": 1, "seeds": [0]})
+    train_pair_run(config, tmp_path / "run", log=quiet)
+    split = json.loads((tmp_path / "run" / "splits.json").read_text())[0]
+    frame = pd.read_csv(davis_slice)
+    for part in ("val", "test"):
+        assert split[part]
+        assert not set(frame["smiles"].iloc[split[part]]) & set(frame["smiles"].iloc[split["train"]])
+        assert not set(frame["protein"].iloc[split[part]]) & set(frame["protein"].iloc[split["train"]])
+
+
+def test_interrupted_run_resumes_to_the_same_result(davis_slice, feature_cache, tmp_path):
+    config = _config(davis_slice, feature_cache, model={"entity": {"kind": "cnn", "embed_dim": 8, "channels": [8],
+                                                                    "kernel_size": 4, "out_dim": 8,
+                                                                    "max_length": 200}},
+                     train={"epochs": 4, "seeds": [0]})
+    straight = train_pair_run(config, tmp_path / "straight", log=quiet)
+
+    def stop_after_two(epoch, _record):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_pair_run(config, tmp_path / "resumed", log=quiet, on_epoch_end=stop_after_two)
+    assert not (tmp_path / "resumed" / "metrics.json").exists()
+    resumed = train_pair_run(config, tmp_path / "resumed", log=quiet, resume=True)
+    assert resumed["test"]["mse"] == pytest.approx(straight["test"]["mse"], rel=1e-5)
