@@ -1,6 +1,7 @@
 """A pair model: a molecular GNN for the compound, an entity encoder for the protein or cell line, and an MLP
-on the concatenated vectors: y = MLP([GNN(compound) || E(entity)]). Each distinct compound and entity of a
-batch is encoded once and gathered per pair."""
+on the fused vectors. ``concat``: y = MLP([c || e]); ``product`` adds an explicit multiplicative interaction,
+y = MLP([c || e || (W_c c) * (W_e e)]), which an MLP on a concatenation learns only slowly. c = GNN(compound),
+e = E(entity); each distinct compound and entity of a batch is encoded once and gathered per pair."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class PairModel(nn.Module):
     def __init__(self, compound_encoder: str, atom_dim: int, bond_dim: int, entity_encoder: nn.Module,
                  num_outputs: int = 1, hidden_dim: int = 300, depth: int = 3, dropout: float = 0.0,
                  readout: str = "mean", head_hidden_dim: int = 512, head_layers: int = 3,
-                 compound_extra_dim: int = 0) -> None:
+                 compound_extra_dim: int = 0, fusion: str = "concat", fusion_dim: int = 128) -> None:
         super().__init__()
         if compound_encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {compound_encoder!r}; choose from {sorted(ENCODERS)}")
@@ -24,7 +25,15 @@ class PairModel(nn.Module):
                                                            dropout=dropout, **kwargs)
         self.entity_encoder = entity_encoder
         self.compound_extra_dim = compound_extra_dim
-        width = self.compound_encoder.out_dim + compound_extra_dim + entity_encoder.out_dim
+        compound_dim = self.compound_encoder.out_dim + compound_extra_dim
+        width = compound_dim + entity_encoder.out_dim
+        if fusion not in ("concat", "product"):
+            raise ValueError(f"unknown fusion {fusion!r}; choose concat or product")
+        self.fusion = fusion
+        if fusion == "product":
+            self.project_compound = nn.Linear(compound_dim, fusion_dim)
+            self.project_entity = nn.Linear(entity_encoder.out_dim, fusion_dim)
+            width += fusion_dim
         self.head = mlp(width, head_hidden_dim, num_outputs, head_layers, dropout)
 
     def encode_compounds(self, batch: PairBatch) -> torch.Tensor:
@@ -34,4 +43,7 @@ class PairModel(nn.Module):
     def forward(self, batch: PairBatch) -> torch.Tensor:
         compounds = self.encode_compounds(batch)
         entities = self.entity_encoder(batch.entities)
-        return self.head(torch.cat([compounds[batch.compound_pos], entities[batch.entity_pos]], dim=1))
+        c, e = compounds[batch.compound_pos], entities[batch.entity_pos]
+        if self.fusion == "product":
+            return self.head(torch.cat([c, e, self.project_compound(c) * self.project_entity(e)], dim=1))
+        return self.head(torch.cat([c, e], dim=1))

@@ -3,9 +3,10 @@ proteins as entities. Higher values mean tighter binding (pKd, KIBA score), so r
 
 from __future__ import annotations
 
+from gnn_drug.tasks.pairs import HIGHER_IS_BETTER as _DIRECTION
 from gnn_drug.tasks.pairs import PairPredictor, predict_pairs_file, train_pair_run
 
 AFFINITY_DATASETS = ("davis", "kiba")
-HIGHER_IS_BETTER = True
+HIGHER_IS_BETTER = _DIRECTION["affinity"]
 
 __all__ = ["AFFINITY_DATASETS", "HIGHER_IS_BETTER", "PairPredictor", "predict_pairs_file", "train_pair_run"]

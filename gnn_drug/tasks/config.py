@@ -112,6 +112,8 @@ class ModelConfig(_Strict):
     head_hidden_dim: int = Field(300, ge=8)
     head_layers: int = Field(2, ge=1)
     entity: EntityEncoderConfig = EntityEncoderConfig()
+    fusion: Literal["concat", "product"] = Field("concat", description="pair models: how the two vectors meet")
+    fusion_dim: int = Field(128, ge=4)
 
 
 class TrainConfig(_Strict):

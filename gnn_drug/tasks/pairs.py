@@ -60,6 +60,8 @@ from gnn_drug.train.model_files import load_model_dir, save_model_dir
 from gnn_drug.train.trainer import TargetScaler, predict_outputs, resolve_device
 
 PAIR_TASKS = ("affinity", "response")
+#: ranking direction of each pair task's value: tighter binding (pKd) vs. lower IC50 (more sensitive)
+HIGHER_IS_BETTER = {"affinity": True, "response": False}
 
 
 # ---- data ----------------------------------------------------------------------------------------------------
@@ -186,7 +188,7 @@ def build_pair_model(config: TaskConfig, kind: str, entity_dim: int, compound_ex
                      build_entity_encoder(kind, m.entity, entity_dim), num_outputs=num_outputs,
                      hidden_dim=m.hidden_dim, depth=m.depth, dropout=m.dropout, readout=m.readout,
                      head_hidden_dim=m.head_hidden_dim, head_layers=m.head_layers,
-                     compound_extra_dim=compound_extra_dim)
+                     compound_extra_dim=compound_extra_dim, fusion=m.fusion, fusion_dim=m.fusion_dim)
 
 
 def make_pair_split(config: TaskConfig, data: PreparedPairs, log: Log) -> Split:
@@ -529,7 +531,7 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
     if len(predictor.models) > 1:
         out[f"{predictor.value_name}_std"] = std
     if ent_col is None and seq_col is None and len(out):
-        better_high = higher_is_better if higher_is_better is not None else predictor.card["task"] == "affinity"
+        better_high = higher_is_better if higher_is_better is not None else HIGHER_IS_BETTER[predictor.card["task"]]
         out["rank"] = out.groupby("row")[predictor.value_name].rank(ascending=not better_high, method="first")
         out["rank"] = out["rank"].astype(int)
         out = out.sort_values(["row", "rank"], kind="mergesort").reset_index(drop=True)
