@@ -145,12 +145,29 @@ def evaluate(
     input: Annotated[Path, typer.Option("--input", help="Labelled file with the training label columns.")],
     smiles_column: Annotated[str, typer.Option("--smiles-column")] = "smiles",
     out: Annotated[Path | None, typer.Option("--out", help="Also write the metrics as JSON.")] = None,
+    value_column: Annotated[str | None, typer.Option(
+        "--value-column", help="Pair models: the measured value column.")] = None,
+    entity_column: Annotated[str | None, typer.Option("--entity-column", help="Pair models: entity id column.")] = None,
+    sequence_column: Annotated[str | None, typer.Option(
+        "--sequence-column", help="Affinity models: protein sequence column.")] = None,
+    transform: Annotated[str, typer.Option(
+        "--transform", help="Pair models: unit transform of the values, e.g. pkd_from_nm.")] = "none",
 ) -> None:
-    """Metrics of a trained run on a new labelled file."""
+    """Metrics of a trained run on a new labelled file (for pair models: pairs and a value column)."""
     from gnn_drug.data.atomic import atomic_write_text
     from gnn_drug.tasks.molecule_property import evaluate_file
+    from gnn_drug.tasks.pairs import PAIR_TASKS, evaluate_pairs_file
+    from gnn_drug.train.model_files import model_task
 
-    metrics = evaluate_file(run_dir, input, smiles_column=smiles_column)
+    if model_task(run_dir) in PAIR_TASKS:
+        if value_column is None or (entity_column is None and sequence_column is None):
+            _fail(f"{run_dir} is a pair model: give --value-column and --entity-column or --sequence-column")
+        predictions = out.with_suffix(".predictions.csv") if out is not None else None
+        metrics = evaluate_pairs_file(run_dir, input, value_column, predictions, smiles_column=smiles_column,
+                                      entity_column=entity_column, sequence_column=sequence_column,
+                                      transform=transform)
+    else:
+        metrics = evaluate_file(run_dir, input, smiles_column=smiles_column)
     text = json.dumps(metrics, indent=2)
     if out is not None:
         atomic_write_text(out, text)
@@ -346,6 +363,21 @@ def data_info(name: Annotated[str, typer.Argument()], data_dir: DataDir = None) 
     source = get_source(name)
     typer.echo(f"name:        {source.name}\ndescription: {source.description}\nurl:         {source.url}")
     typer.echo(f"sha256:      {source.sha256}\nlicence:     {source.licence}")
+    if source.kind == "pairs":
+        from gnn_drug.data.pairs import load_deepdta
+        from gnn_drug.data.registry import resolve_dataset_files
+
+        files = resolve_dataset_files(source.name, data_dir, download=False)
+        for spec in source.files:
+            typer.echo(f"file:        {files[spec.key]}  ({spec.key}, sha256 {spec.sha256[:12]}…, {spec.url})")
+        table = load_deepdta(files, source.name, source.extra.get("value_name", "value"),
+                             source.extra.get("transform", "none"))
+        typer.echo(f"pairs:       {len(table)} measured ({table.value_name}: {table.values.min():.2f} … "
+                   f"{table.values.max():.2f})\ncompounds:   {table.num_compounds}\nproteins:    {table.num_entities}")
+        if table.folds:
+            typer.echo("folds:       " + ", ".join(str(len(f)) for f in table.folds["train"])
+                       + f" (train), {len(table.folds['test'][0])} (test)")
+        return
     path = resolve_dataset(source.name, data_dir, download=False)
     table = load_molecule_table(path, source.smiles_column, require_targets=False)
     typer.echo(f"file:        {path}\nrows:        {len(table)}\ncolumns:     {len(table.targets) + 1}")

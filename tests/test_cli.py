@@ -176,3 +176,50 @@ def test_finished_run_needs_resume_and_resuming_it_changes_nothing(tox21_subset,
     assert resumed.exit_code == 0, resumed.output
     assert (run / "metrics.json").read_text() == metrics
     assert resumed.stdout.splitlines()[:2] == first.stdout.splitlines()[:2]  # the same val/test summary lines
+
+
+def test_affinity_train_predict_evaluate_from_the_command_line(data_dir, feature_cache, tmp_path):
+    """A user's long table of (SMILES, kinase, sequence, Kd nM) through train -> predict -> evaluate."""
+    root = data_dir / "dta" / "davis"
+    ligands = json.loads((root / "ligands_can.txt").read_text())
+    proteins = json.loads((root / "proteins.txt").read_text())
+    import numpy as np
+
+    matrix = np.load(root / "affinity.npy")
+    rows = [{"smiles": s, "kinase": p, "sequence": proteins[p], "kd_nm": matrix[i, j]}
+            for i, s in enumerate(list(ligands.values())[:6]) for j, p in enumerate(list(proteins)[:10])]
+    pd.DataFrame(rows).to_csv(tmp_path / "pairs.csv", index=False)
+    raw = {"task": "affinity",
+           "data": {"source": str(tmp_path / "pairs.csv"),
+                    "pairs": {"compound_column": "smiles", "entity_column": "kinase", "value_column": "kd_nm",
+                              "sequence_column": "sequence", "transform": "pkd_from_nm"}},
+           "split": {"method": "random", "sizes": [0.6, 0.2, 0.2]},
+           "featurization": {"n_workers": 1, "cache_dir": str(feature_cache)},
+           "model": {"hidden_dim": 16, "head_hidden_dim": 16, "entity": {"hidden_dim": 16, "out_dim": 8}},
+           "train": {"epochs": 2, "batch_size": 8, "seeds": [0]}}
+    (tmp_path / "aff.yaml").write_text(yaml.safe_dump(raw))
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(tmp_path / "aff.yaml"), "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    assert '"ci"' in result.stdout and '"rm2"' in result.stdout
+    refused = runner.invoke(app, ["train", str(tmp_path / "aff.yaml"), "--out", str(tmp_path / "r2"), "--nproc", "2"])
+    assert refused.exit_code != 0 and "one process" in str(refused.exception or refused.output)
+
+    result = runner.invoke(app, ["predict", str(run), "--input", str(tmp_path / "pairs.csv"), "--out",
+                                 str(tmp_path / "p.csv"), "--entity-column", "kinase"])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 60
+    result = runner.invoke(app, ["evaluate", str(run), "--input", str(tmp_path / "pairs.csv"), "--value-column",
+                                 "kd_nm", "--transform", "pkd_from_nm", "--sequence-column", "sequence"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)
+    assert metrics["pairs"] == 60 and 0 <= metrics["ci"] <= 1
+    missing = runner.invoke(app, ["evaluate", str(run), "--input", str(tmp_path / "pairs.csv")])
+    assert missing.exit_code != 0 and "--value-column" in missing.output
+
+
+def test_data_info_of_a_pair_dataset(data_dir):
+    result = runner.invoke(app, ["data", "info", "kiba", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "pairs:       118254 measured" in result.stdout
+    assert "compounds:   2111" in result.stdout and "proteins:    229" in result.stdout

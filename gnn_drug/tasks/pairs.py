@@ -546,3 +546,32 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
     write_rejects(rejects_path, rejects, source)
     log(f"{len(out)} pairs predicted -> {out_path}; {len(rejects)} rejected -> {rejects_path}")
     return out
+
+
+def evaluate_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, value_column: str,
+                        out_path: str | os.PathLike | None = None, smiles_column: str = "smiles",
+                        entity_column: str | None = None, sequence_column: str | None = None,
+                        transform: str = "none", n_workers: int = 1) -> dict:
+    """Metrics of a trained pair model on a new labelled pair file (values in the file's units, turned into the
+    model's with ``transform``, e.g. Kd in nM -> pKd); predictions are kept in ``out_path`` if given."""
+    import tempfile
+
+    from gnn_drug.data.pairs import transform_values
+
+    with tempfile.TemporaryDirectory() as scratch:
+        target = Path(out_path) if out_path is not None else Path(scratch) / "predictions.csv"
+        predictions = predict_pairs_file(run_dir, input_path, target, smiles_column=smiles_column,
+                                         entity_column=entity_column, sequence_column=sequence_column,
+                                         n_workers=n_workers, log=lambda _m: None)
+    frame = read_table(input_path)
+    if value_column not in frame.columns:
+        raise DataError(f"{input_path}: no value column {value_column!r}; columns are {list(frame.columns)}")
+    rows = predictions["row"].to_numpy() - 1
+    values = pd.to_numeric(frame[value_column], errors="coerce").to_numpy(dtype=np.float64)[rows]
+    measured = ~np.isnan(values)
+    truth = np.full(len(values), np.nan)
+    truth[measured] = transform_values(values[measured], transform, str(input_path), rows[measured])
+    name = predictions.columns[predictions.columns.get_loc("entity") + 1]
+    metrics = pair_regression_metrics(truth, predictions[name].to_numpy())
+    metrics["pairs"] = len(predictions)
+    return metrics

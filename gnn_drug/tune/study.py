@@ -99,11 +99,13 @@ def run_study(config_path: str | os.PathLike, out_dir: str | os.PathLike, trials
     """Run (or join, or resume) a study until it has ``trials`` finished trials or ``timeout_s`` passes."""
     optuna = _optuna()
     from gnn_drug.tasks.molecule_property import train_run
+    from gnn_drug.tasks.pairs import PAIR_TASKS, train_pair_run
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     base = load_config(config_path, overrides)
     base_raw = base.model_dump(mode="json")
+    train = train_pair_run if base.task in PAIR_TASKS else train_run
     dims = parse_search_space(base_raw.pop("search"), str(config_path))
     check_space_against_config(base_raw, dims, str(config_path))
     storage_url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
@@ -135,8 +137,8 @@ def run_study(config_path: str | os.PathLike, out_dir: str | os.PathLike, trials
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
 
-        metrics = train_run(config, run_dir, data_dir=data_dir, resume=False, log=lambda _m: None,
-                            on_epoch_end=report)
+        metrics = train(config, run_dir, data_dir=data_dir, resume=False, log=lambda _m: None,
+                        on_epoch_end=report)
         types = list(json.loads((run_dir / "model" / "model.json").read_text())["task_types"])
         for part in ("val", "test"):
             if part in metrics:
