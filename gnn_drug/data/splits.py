@@ -172,3 +172,16 @@ def load_split(path: str | os.PathLike, n_rows: int | None = None) -> Split:
     if n_rows is not None and everything.size and (everything.min() < 0 or everything.max() >= n_rows):
         raise DataError(f"{path}: row indices must lie in 0..{n_rows - 1}")
     return split
+
+
+def load_split_for_rows(path: str | os.PathLike, rows: np.ndarray, n_rows: int | None = None) -> tuple[Split, int]:
+    """A split file of input rows, re-expressed as positions into ``rows`` (the rows that could be used); also
+    returns how many listed rows are not usable (rejected input)."""
+    file_split = load_split(path, n_rows)
+    position = {int(r): i for i, r in enumerate(rows)}
+    parts, dropped = [], 0
+    for part in (file_split.train, file_split.val, file_split.test):
+        kept = [position[int(r)] for r in part if int(r) in position]
+        dropped += len(part) - len(kept)
+        parts.append(np.asarray(kept, dtype=np.int64))
+    return Split(*parts), dropped

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gnn_drug.data.atomic import atomic_path
 from gnn_drug.errors import DataError
 
 CLASSIFICATION = "classification"
@@ -47,6 +48,16 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot be read as a {kind or 'CSV'} table: {str(exc).strip()}") from None
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write CSV, TSV or Parquet by extension, atomically (a reader never sees a half-written file)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, sep="\t" if path.suffix.lower() == ".tsv" else ",")
 
 
 def _has_two_columns(path: Path) -> bool:

@@ -32,16 +32,21 @@ def mlp(in_dim: int, hidden_dim: int, out_dim: int, layers: int, dropout: float)
     return nn.Sequential(*blocks)
 
 
+def build_molecule_encoder(encoder: str, atom_dim: int, bond_dim: int, hidden_dim: int = 300, depth: int = 3,
+                           dropout: float = 0.0, readout: str = "mean") -> nn.Module:
+    """A molecule encoder by name (``out_dim`` tells its vector width)."""
+    if encoder not in ENCODERS:
+        raise ValueError(f"unknown encoder {encoder!r}; choose from {sorted(ENCODERS)}")
+    kwargs = {"readout": readout} if encoder != "attentivefp" else {}
+    return ENCODERS[encoder](atom_dim, bond_dim, hidden_dim=hidden_dim, depth=depth, dropout=dropout, **kwargs)
+
+
 class MoleculeModel(nn.Module):
     def __init__(self, encoder: str, atom_dim: int, bond_dim: int, num_tasks: int, extra_dim: int = 0,
                  hidden_dim: int = 300, depth: int = 3, dropout: float = 0.0, readout: str = "mean",
                  head_hidden_dim: int = 300, head_layers: int = 2) -> None:
         super().__init__()
-        if encoder not in ENCODERS:
-            raise ValueError(f"unknown encoder {encoder!r}; choose from {sorted(ENCODERS)}")
-        kwargs = {"readout": readout} if encoder != "attentivefp" else {}
-        self.encoder = ENCODERS[encoder](atom_dim, bond_dim, hidden_dim=hidden_dim, depth=depth,
-                                         dropout=dropout, **kwargs)
+        self.encoder = build_molecule_encoder(encoder, atom_dim, bond_dim, hidden_dim, depth, dropout, readout)
         self.extra_dim = extra_dim
         self.head = mlp(self.encoder.out_dim + extra_dim, head_hidden_dim, num_tasks, head_layers, dropout)
 

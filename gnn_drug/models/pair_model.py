@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from gnn_drug.data.pair_dataset import PairBatch
-from gnn_drug.models.molecule_model import ENCODERS, mlp
+from gnn_drug.models.molecule_model import build_molecule_encoder, mlp
 
 
 class PairModel(nn.Module):
@@ -18,11 +18,8 @@ class PairModel(nn.Module):
                  readout: str = "mean", head_hidden_dim: int = 512, head_layers: int = 3,
                  compound_extra_dim: int = 0, fusion: str = "concat", fusion_dim: int = 128) -> None:
         super().__init__()
-        if compound_encoder not in ENCODERS:
-            raise ValueError(f"unknown encoder {compound_encoder!r}; choose from {sorted(ENCODERS)}")
-        kwargs = {"readout": readout} if compound_encoder != "attentivefp" else {}
-        self.compound_encoder = ENCODERS[compound_encoder](atom_dim, bond_dim, hidden_dim=hidden_dim, depth=depth,
-                                                           dropout=dropout, **kwargs)
+        self.compound_encoder = build_molecule_encoder(compound_encoder, atom_dim, bond_dim, hidden_dim, depth,
+                                                       dropout, readout)
         self.entity_encoder = entity_encoder
         self.compound_extra_dim = compound_extra_dim
         compound_dim = self.compound_encoder.out_dim + compound_extra_dim

@@ -253,6 +253,9 @@ class _Run:
     def run(self) -> RetrainOutcome:
         job = self.job
         config = load_config(job.path(job.task_config))
+        if config.task not in ("toxicity", "property"):
+            raise ConfigError(f"{job.path(job.task_config)}: retrain jobs train molecule property models; task "
+                              f"{config.task!r} is trained with gnn-drug train")
         config_hash = hashlib.sha256((dump_config(config) + job.holdout.model_dump_json()).encode()).hexdigest()
         registry = open_registry(job.registry_uri())
         self.record["registry"] = registry.uri

@@ -25,13 +25,15 @@ from gnn_drug.data.progress import progress_bar
 from gnn_drug.data.registry import DATASETS, default_cache_dir, resolve_dataset, sha256_of
 from gnn_drug.data.rejects import write_rejects
 from gnn_drug.data.scaling import FeatureScaler
-from gnn_drug.data.splits import Split, load_split, random_split, save_split, scaffold_split, stratified_split
-from gnn_drug.data.tables import MoleculeTable, load_molecule_table
+from gnn_drug.data.splits import Split, load_split_for_rows, random_split, save_split, scaffold_split, stratified_split
+from gnn_drug.data.tables import MoleculeTable, load_molecule_table, write_table
 from gnn_drug.errors import DataError
 from gnn_drug.models import MoleculeModel
 from gnn_drug.tasks.config import TaskConfig
 from gnn_drug.tasks.run_steps import (
     Log,
+    load_members,
+    model_dir_of,
     open_run_dir,
     print_log,
     silent,
@@ -116,17 +118,10 @@ def make_split(config: TaskConfig, featurized: FeaturizedMolecules, labels: np.n
 
 def split_from_file(path: str | os.PathLike, featurized: FeaturizedMolecules, n_rows: int, log: Log) -> Split:
     """A split file holds input-file rows; rows whose molecule was rejected are dropped (and reported)."""
-    file_split = load_split(path, n_rows)
-    position = {int(r): i for i, r in enumerate(featurized.rows)}
-    parts = []
-    dropped = 0
-    for rows in (file_split.train, file_split.val, file_split.test):
-        kept = [position[int(r)] for r in rows if int(r) in position]
-        dropped += len(rows) - len(kept)
-        parts.append(np.asarray(kept, dtype=np.int64))
+    split, dropped = load_split_for_rows(path, featurized.rows, n_rows)
     if dropped:
         log(f"{path}: {dropped} split rows refer to rejected molecules and were dropped")
-    return Split(*parts)
+    return split
 
 
 # ---- training ------------------------------------------------------------------------------------------------
@@ -300,19 +295,15 @@ class MoleculePropertyPredictor:
         self.extra_scaler = FeatureScaler.from_state(tensors["extra_scaler.mean"].numpy(),
                                                      tensors["extra_scaler.scale"].numpy())
         self.target_scaler = TargetScaler(tensors["target_scaler.mean"].numpy(), tensors["target_scaler.std"].numpy())
-        self.models = []
-        for k in range(card["members"]):
-            model = _build_model(self.config, len(self.targets), card["extra_dim"])
-            prefix = f"member{k}."
-            model.load_state_dict({n[len(prefix):]: v for n, v in tensors.items() if n.startswith(prefix)})
-            model.eval()
-            self.models.append(model)
+        self.models = load_members(tensors, card["members"],
+                                   lambda: _build_model(self.config, len(self.targets), card["extra_dim"]))
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> MoleculePropertyPredictor:
-        path = Path(run_dir)
-        model_dir = path / "model" if (path / "model").is_dir() else path
-        tensors, card = load_model_dir(model_dir)
+        tensors, card = load_model_dir(model_dir_of(run_dir))
+        if card.get("task") not in ("toxicity", "property"):
+            raise DataError(f"{run_dir}: a {card.get('task')} model scores (compound, protein / cell line) pairs, "
+                            "not molecules alone; use gnn-drug predict with it")
         return cls(card, tensors)
 
     def predict_featurized(self, featurized: FeaturizedMolecules, device: str = "cpu",
@@ -352,11 +343,7 @@ def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out_
         if len(predictor.models) > 1:
             frame[f"{name}_std"] = result.std[:, j]
     out_path = Path(out_path)
-    with atomic_path(out_path) as tmp:
-        if out_path.suffix.lower() == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False, sep="\t" if out_path.suffix.lower() == ".tsv" else ",")
+    write_table(frame, out_path)
     rejects_path = Path(rejects_path) if rejects_path else out_path.with_name(out_path.stem + ".rejects.csv")
     write_rejects(rejects_path, fz.rejects, str(input_path))
     log(f"{len(fz)} molecules predicted -> {out_path}; {len(fz.rejects)} rejected -> {rejects_path}")

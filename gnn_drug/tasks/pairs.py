@@ -34,12 +34,12 @@ from gnn_drug.data.splits import (
     Split,
     cold_both_split,
     cold_split,
-    load_split,
+    load_split_for_rows,
     predefined_split,
     random_split,
     save_split,
 )
-from gnn_drug.data.tables import CLASSIFICATION, REGRESSION, infer_task_type, read_table
+from gnn_drug.data.tables import CLASSIFICATION, REGRESSION, infer_task_type, read_table, write_table
 from gnn_drug.errors import ConfigError, DataError
 from gnn_drug.models.pair_model import PairModel
 from gnn_drug.models.profile_cnn import ProfileCNN
@@ -49,6 +49,8 @@ from gnn_drug.tasks.config import EntityEncoderConfig, TaskConfig
 from gnn_drug.tasks.molecule_property import build_featurizer, feature_cache_dir, parent_scaffold
 from gnn_drug.tasks.run_steps import (
     Log,
+    load_members,
+    model_dir_of,
     open_run_dir,
     print_log,
     summarise_members,
@@ -228,16 +230,10 @@ def make_pair_split(config: TaskConfig, data: PreparedPairs, log: Log) -> Split:
 
 def split_from_rows(path: str | os.PathLike, rows: np.ndarray, n_rows: int, log: Log) -> Split:
     """A split file lists input rows; pairs that were rejected are dropped (and reported)."""
-    file_split = load_split(path, n_rows)
-    position = {int(r): i for i, r in enumerate(rows)}
-    parts, dropped = [], 0
-    for part in (file_split.train, file_split.val, file_split.test):
-        kept = [position[int(r)] for r in part if int(r) in position]
-        dropped += len(part) - len(kept)
-        parts.append(np.asarray(kept, dtype=np.int64))
+    split, dropped = load_split_for_rows(path, rows, n_rows)
     if dropped:
         log(f"{path}: {dropped} split rows refer to rejected pairs and were dropped")
-    return Split(*parts)
+    return split
 
 
 def _task_type(config: TaskConfig, values: np.ndarray) -> str:
@@ -410,18 +406,12 @@ class PairPredictor:
                               if "entity_scaler.mean" in tensors else None)
         self.target_scaler = TargetScaler(tensors["target_scaler.mean"].numpy(), tensors["target_scaler.std"].numpy())
         dim = card["entity"]["input_dim"]
-        self.models = []
-        for k in range(card["members"]):
-            model = build_pair_model(self.config, self.encoder_kind, dim, card["extra_dim"])
-            prefix = f"member{k}."
-            model.load_state_dict({n[len(prefix):]: v for n, v in tensors.items() if n.startswith(prefix)})
-            model.eval()
-            self.models.append(model)
+        self.models = load_members(tensors, card["members"],
+                                   lambda: build_pair_model(self.config, self.encoder_kind, dim, card["extra_dim"]))
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> PairPredictor:
-        path = Path(run_dir)
-        model_dir = path / "model" if (path / "model").is_dir() else path
+        model_dir = model_dir_of(run_dir)
         tensors, card = load_model_dir(model_dir)
         if card.get("task") not in PAIR_TASKS:
             raise DataError(f"{run_dir}: a {card.get('task')} model, not a pair model")
@@ -536,11 +526,7 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
         out["rank"] = out["rank"].astype(int)
         out = out.sort_values(["row", "rank"], kind="mergesort").reset_index(drop=True)
     out_path = Path(out_path)
-    with atomic_path(out_path) as tmp:
-        if out_path.suffix.lower() == ".parquet":
-            out.to_parquet(tmp, index=False)
-        else:
-            out.to_csv(tmp, index=False, sep="\t" if out_path.suffix.lower() == ".tsv" else ",")
+    write_table(out, out_path)
     rejects.sort(key=lambda r: r.row)
     rejects_path = Path(rejects_path) if rejects_path else out_path.with_name(out_path.stem + ".rejects.csv")
     write_rejects(rejects_path, rejects, source)

@@ -104,6 +104,24 @@ def summarise_members(preds: list[np.ndarray], labels: np.ndarray, task_types: l
     return metrics
 
 
+def load_members(tensors: dict[str, torch.Tensor], count: int, build_model: Callable[[], nn.Module]) -> list[
+        nn.Module]:
+    """The ensemble saved by :func:`train_members` (``member{k}.`` prefixed weights), in eval mode."""
+    models = []
+    for k in range(count):
+        model = build_model()
+        prefix = f"member{k}."
+        model.load_state_dict({n[len(prefix):]: v for n, v in tensors.items() if n.startswith(prefix)})
+        models.append(model.eval())
+    return models
+
+
+def model_dir_of(run_dir: str | Path) -> Path:
+    """A run directory's ``model/`` folder, or the folder itself when it is a model directory."""
+    path = Path(run_dir)
+    return path / "model" if (path / "model").is_dir() else path
+
+
 def training_record(seeds: list[int], fits: list[FitResult]) -> list[dict]:
     return [{"seed": s, "best_epoch": f.best_epoch, "epochs_run": f.epochs_run, "best_val_score": f.best_score}
             for s, f in zip(seeds, fits, strict=True)]

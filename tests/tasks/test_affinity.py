@@ -147,3 +147,12 @@ def test_interrupted_run_resumes_to_the_same_result(davis_slice, feature_cache, 
     assert not (tmp_path / "resumed" / "metrics.json").exists()
     resumed = train_pair_run(config, tmp_path / "resumed", log=quiet, resume=True)
     assert resumed["test"]["mse"] == pytest.approx(straight["test"]["mse"], rel=1e-5)
+
+
+def test_a_pair_model_is_not_mistaken_for_a_molecule_model(affinity_run):
+    from gnn_drug.errors import DataError
+    from gnn_drug.tasks.molecule_property import MoleculePropertyPredictor
+
+    out, _ = affinity_run
+    with pytest.raises(DataError, match="affinity model scores"):
+        MoleculePropertyPredictor.load(out)
