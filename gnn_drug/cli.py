@@ -120,6 +120,8 @@ def predict(
         "--entity-column", help="Pair models: protein / cell-line id column (ids the model was trained on).")] = None,
     sequence_column: Annotated[str | None, typer.Option(
         "--sequence-column", help="Affinity models: protein sequence column (any protein).")] = None,
+    wide: Annotated[bool, typer.Option(
+        "--wide", help="Pair models, all-against-all: a compound x entity matrix instead of a ranked list.")] = False,
 ) -> None:
     """Predict every task for each molecule of INPUT (ensemble mean and spread); bad rows go to a rejects file.
     ``registry:NAME`` uses the registered champion. For affinity/response models, give an entity or sequence
@@ -132,7 +134,7 @@ def predict(
     model_dir = resolve_model_dir(model, registry)
     if model_task(model_dir) in PAIR_TASKS:
         predict_pairs_file(model_dir, input, out, smiles_column=smiles_column, entity_column=entity_column,
-                           sequence_column=sequence_column, id_column=id_column, n_workers=workers)
+                           sequence_column=sequence_column, id_column=id_column, n_workers=workers, wide=wide)
         return
     if entity_column or sequence_column:
         _fail(f"{model}: --entity-column/--sequence-column apply to affinity and response models only")

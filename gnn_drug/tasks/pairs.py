@@ -441,10 +441,11 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
                        smiles_column: str = "smiles", entity_column: str | None = None,
                        sequence_column: str | None = None, id_column: str | None = None, n_workers: int = 1,
                        rejects_path: str | os.PathLike | None = None, higher_is_better: bool | None = None,
-                       log: Log = print_log) -> pd.DataFrame:
+                       wide: bool = False, log: Log = print_log) -> pd.DataFrame:
     """Predict pairs (a compound column and an entity id and/or sequence column), or — with neither entity
-    column — every compound against every entity the model knows, ranked per compound. Output (CSV, TSV or
-    Parquet by extension) and rejects are written atomically."""
+    column — every compound against every entity the model knows, ranked per compound (``wide``: as a matrix,
+    one row per compound and one column per entity). Output (CSV, TSV or Parquet by extension) and rejects are
+    written atomically."""
     predictor = PairPredictor.load(run_dir)
     frame = read_table(input_path)
     source = str(input_path)
@@ -525,6 +526,11 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
         out["rank"] = out.groupby("row")[predictor.value_name].rank(ascending=not better_high, method="first")
         out["rank"] = out["rank"].astype(int)
         out = out.sort_values(["row", "rank"], kind="mergesort").reset_index(drop=True)
+        if wide:  # one row per compound, one column per entity (in the model's entity order)
+            index = ["row", id_col, "smiles"] if id_col is not None else ["row", "smiles"]
+            out = out.pivot(index=index, columns="entity", values=predictor.value_name)
+            out = out[[e for e in entity_ids if e in out.columns]].reset_index()
+            out.columns.name = None
     out_path = Path(out_path)
     write_table(out, out_path)
     rejects.sort(key=lambda r: r.row)

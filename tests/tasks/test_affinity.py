@@ -118,6 +118,10 @@ def test_predict_with_sequences_unknown_ids_and_the_full_ranking(affinity_run, t
     assert first["pKd"].is_monotonic_decreasing
     assert pd.read_parquet(tmp_path / "ranked.parquet").shape == ranked.shape
 
+    matrix = predict_pairs_file(out, tmp_path / "q.csv", tmp_path / "matrix.csv", wide=True, log=quiet)
+    assert matrix.shape == (2, 2 + N_PROTEINS) and list(matrix.columns[2:]) == predictor.entity_ids
+    assert matrix.loc[0, first["entity"].iloc[0]] == pytest.approx(first["pKd"].iloc[0])
+
 
 def test_cold_both_split_holds_out_compounds_and_proteins(davis_slice, feature_cache, tmp_path):
     config = _config(davis_slice, feature_cache, split={"method": "cold_both", "sizes": [0.5, 0.25, 0.25]},
