@@ -14,6 +14,8 @@ from gnn_drug.errors import GnnDrugError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Graph neural networks for drug discovery.")
 data_app = typer.Typer(no_args_is_help=True, help="Public datasets: list them, show one.")
 app.add_typer(data_app, name="data")
+kg_app = typer.Typer(no_args_is_help=True, help="Knowledge graphs: build one from a YAML spec, show its counts.")
+app.add_typer(kg_app, name="kg")
 registry_app = typer.Typer(no_args_is_help=True, help="Registered model versions: list, show, promote, roll back.")
 app.add_typer(registry_app, name="registry")
 
@@ -387,6 +389,48 @@ def data_info(name: Annotated[str, typer.Argument()], data_dir: DataDir = None) 
         j = table.targets.index(target)
         measured = int((~(table.labels[:, j] != table.labels[:, j])).sum())
         typer.echo(f"  {target:<40} {kind:<15} {measured} measured")
+
+
+@kg_app.command("build")
+def kg_build(
+    spec: Annotated[Path, typer.Argument(help="Knowledge-graph spec (YAML), e.g. experiments/kg/hetionet.yaml.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write (manifest.json, nodes/, edges.safetensors).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Build a heterogeneous graph from node and edge tables; report every id, duplicate and self-loop dropped."""
+    from gnn_drug.kg.build import build_kg, save_kg
+    from gnn_drug.kg.spec import load_kg_spec
+
+    graph = build_kg(load_kg_spec(spec), spec, data_dir)
+    save_kg(graph, out)
+    for item in graph.report[:-1]:
+        labels = {"dangling_source": "dangling source ids", "dangling_target": "dangling target ids",
+                  "self_loops": "self-loops", "duplicates_in_type": "duplicates (or mirrored copies)"}
+        dropped = [f"{item[k]:,} {label}" for k, label in labels.items() if item.get(k)]
+        if dropped:
+            examples = f" (e.g. {', '.join(item['dangling_examples'][:3])})" if item["dangling_examples"] else ""
+            typer.echo(f"{item['file']}: dropped " + ", ".join(dropped) + examples)
+    for kind, count in graph.report[-1]["duplicate_node_ids"].items():
+        typer.echo(f"{kind}: {count} duplicate node ids merged")
+    typer.echo(f"{graph.name}: {sum(graph.node_counts().values()):,} nodes, {sum(graph.edge_counts().values()):,} "
+               f"edges in {len(graph.edges)} edge types -> {out}")
+
+
+@kg_app.command("stats")
+def kg_stats(graph_dir: Annotated[Path, typer.Argument(help="A folder written by gnn-drug kg build.")]) -> None:
+    """Nodes per kind and edges per type."""
+    from gnn_drug.kg.build import load_kg
+
+    graph = load_kg(graph_dir)
+    typer.echo(f"{graph.name}")
+    typer.echo("nodes:")
+    for kind, count in graph.node_counts().items():
+        typer.echo(f"  {kind:<28} {count:>10,}")
+    typer.echo("edges:")
+    for edge_type, edges in graph.edges.items():
+        label = " - ".join(edge_type) + (" (directed)" if edges.directed else "")
+        typer.echo(f"  {edges.abbreviation or '':<6} {label:<58} {len(edges):>10,}")
+    typer.echo(f"total: {sum(graph.node_counts().values()):,} nodes, {sum(graph.edge_counts().values()):,} edges")
 
 
 def main() -> None:

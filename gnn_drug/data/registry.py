@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from gnn_drug.data.atomic import atomic_path
-from gnn_drug.errors import DatasetUnavailableError
+from gnn_drug.errors import DataError, DatasetUnavailableError
 
 DATA_DIR_ENV = "GNN_DRUG_DATA"
 CACHE_DIR_ENV = "GNN_DRUG_CACHE"
@@ -188,6 +188,24 @@ def default_data_dir() -> Path | None:
 def default_cache_dir() -> Path:
     value = os.environ.get(CACHE_DIR_ENV)
     return Path(value) if value else Path.home() / ".cache" / "gnn-drug"
+
+
+def resolve_data_path(text: str, data_dir: str | os.PathLike | None = None,
+                      relative_to: str | os.PathLike | None = None) -> Path:
+    """A file named in a config: ``data:REL`` is relative to the data directory (``--data-dir`` /
+    ``GNN_DRUG_DATA``), other relative paths to ``relative_to`` (a config's folder) or the working directory."""
+    if text.startswith("data:"):
+        base = Path(data_dir) if data_dir is not None else default_data_dir()
+        if base is None:
+            raise DatasetUnavailableError(f"{text}: a 'data:' path needs --data-dir or {DATA_DIR_ENV}")
+        path = base / text[5:]
+    else:
+        path = Path(text).expanduser()
+        if not path.is_absolute() and relative_to is not None:
+            path = Path(relative_to) / path
+    if not path.is_file():
+        raise DataError(f"{text}: file not found ({path})")
+    return path
 
 
 def sha256_of(path: Path) -> str:

@@ -26,7 +26,7 @@ from gnn_drug.data.graph_dataset import MolGraphDataset
 from gnn_drug.data.pair_dataset import PairDataset
 from gnn_drug.data.pairs import CompoundSource, EntitySource, PairTable, load_deepdta, load_pair_file
 from gnn_drug.data.progress import progress_bar
-from gnn_drug.data.registry import DATASETS, default_data_dir, resolve_dataset_files, sha256_of
+from gnn_drug.data.registry import DATASETS, resolve_data_path, resolve_dataset_files, sha256_of
 from gnn_drug.data.rejects import write_rejects
 from gnn_drug.data.scaling import FeatureScaler
 from gnn_drug.data.sequences import VOCABULARY_SIZE, clean_sequence, kmer_composition, tokenize_sequences
@@ -69,16 +69,7 @@ HIGHER_IS_BETTER = {"affinity": True, "response": False}
 # ---- data ----------------------------------------------------------------------------------------------------
 def resolve_data_file(text: str, data_dir: str | os.PathLike | None = None) -> Path:
     """A path, or ``data:REL`` relative to the data directory (``--data-dir`` / ``GNN_DRUG_DATA``)."""
-    if text.startswith("data:"):
-        base = Path(data_dir) if data_dir is not None else default_data_dir()
-        if base is None:
-            raise DataError(f"{text}: a 'data:' path needs --data-dir or GNN_DRUG_DATA")
-        path = base / text[5:]
-    else:
-        path = Path(text).expanduser()
-    if not path.is_file():
-        raise DataError(f"{text}: file not found ({path})")
-    return path
+    return resolve_data_path(text, data_dir)
 
 
 @dataclass

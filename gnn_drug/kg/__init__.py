@@ -1,0 +1,1 @@
+"""Heterogeneous knowledge graphs: declared in YAML, built into PyG HeteroData, viewed with networkx."""
