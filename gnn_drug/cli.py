@@ -403,15 +403,24 @@ def kg_build(
 
     graph = build_kg(load_kg_spec(spec), spec, data_dir)
     save_kg(graph, out)
-    for item in graph.report[:-1]:
+    for item in graph.node_report:
+        if item["repeated_in_table"] or item["joined_to_earlier_tables"]:
+            unjoined = (f"; not joined: {item['new']} (e.g. {', '.join(item['not_joined_examples'][:5])})"
+                        if item["joined_to_earlier_tables"] and item["new"] else "")
+            typer.echo(f"{item['file']}: {item['rows']:,} ids, {item['repeated_in_table']:,} repeated in the file, "
+                       f"{item['joined_to_earlier_tables']:,} joined to nodes of earlier tables{unjoined}")
+    for item in graph.report:
         labels = {"dangling_source": "dangling source ids", "dangling_target": "dangling target ids",
                   "self_loops": "self-loops", "duplicates_in_type": "duplicates (or mirrored copies)"}
         dropped = [f"{item[k]:,} {label}" for k, label in labels.items() if item.get(k)]
         if dropped:
             examples = f" (e.g. {', '.join(item['dangling_examples'][:3])})" if item["dangling_examples"] else ""
             typer.echo(f"{item['file']}: dropped " + ", ".join(dropped) + examples)
-    for kind, count in graph.report[-1]["duplicate_node_ids"].items():
-        typer.echo(f"{kind}: {count} duplicate node ids merged")
+        for side in ("source", "target") if item.get("join") else ():
+            c = item["join"][side]
+            examples = ", ".join(c["not_reached_examples"][:5])
+            missing = f"; not reached, e.g. {examples}" if c["reached"] < c["of"] else ""
+            typer.echo(f"{item['file']} joins {c['reached']:,} of {c['of']:,} {c['kind']} nodes{missing}")
     typer.echo(f"{graph.name}: {sum(graph.node_counts().values()):,} nodes, {sum(graph.edge_counts().values()):,} "
                f"edges in {len(graph.edges)} edge types -> {out}")
 

@@ -53,8 +53,9 @@ class KnowledgeGraph:
     node_ids: dict[str, list[str]]
     node_names: dict[str, list[str]]
     edges: dict[EdgeType, EdgeSet]
-    report: list[dict] = field(default_factory=list)
+    report: list[dict] = field(default_factory=list)  # per edge source: rows read, kept, dropped and why
     sources: dict[str, str] = field(default_factory=dict)  # file -> sha256
+    node_report: list[dict] = field(default_factory=list)  # per node table: new, repeated, joined
 
     def index(self, kind: str) -> dict[str, int]:
         return {node: i for i, node in enumerate(self.node_ids[kind])}
@@ -96,7 +97,10 @@ def _read_edge_table(path: Path) -> pd.DataFrame:
     return read_table(path)
 
 
-def _add_nodes(spec: NodeTableSpec, path: Path, ids: dict[str, dict[str, str]], duplicates: dict[str, int]) -> None:
+def _add_nodes(spec: NodeTableSpec, path: Path, ids: dict[str, dict[str, str]]) -> dict:
+    """Add a table's nodes; an id already present (from an earlier table) is merged into one node. Returns the
+    table's report: rows, new nodes, ids repeated within the table, ids joined to earlier tables, and examples
+    of ids that joined nothing when the table was meant to join (some of its ids were already present)."""
     if spec.format == "list":
         frame = pd.DataFrame({"id": _read_list(path)})
         id_col, name_col = "id", None
@@ -108,13 +112,21 @@ def _add_nodes(spec: NodeTableSpec, path: Path, ids: dict[str, dict[str, str]], 
                 raise DataError(f"{path}: no column {column!r}; columns are {list(frame.columns)}")
     kinds = frame[spec.kind_column].astype(str) if spec.kind_column else pd.Series(spec.kind, index=frame.index)
     names = frame[name_col].astype(str) if name_col else None
+    before = {kind: set(table) for kind, table in ids.items()}
+    new, repeated, joined = [], 0, 0
     for row, (node, kind) in enumerate(zip(frame[id_col].astype(str), kinds, strict=True)):
         table = ids.setdefault(kind, {})
         key = spec.id_prefix + node.strip()
         if key in table:
-            duplicates[kind] = duplicates.get(kind, 0) + 1
+            if key in before.get(kind, ()):
+                joined += 1
+            else:
+                repeated += 1
             continue
         table[key] = names.iloc[row] if names is not None else key
+        new.append(key)
+    return {"file": spec.file, "rows": len(frame), "new": len(new), "repeated_in_table": repeated,
+            "joined_to_earlier_tables": joined, "not_joined_examples": new[:10] if joined else []}
 
 
 def _edge_rows(spec: EdgeTableSpec, path: Path, spec_path, data_dir) -> tuple[np.ndarray, np.ndarray,
@@ -156,12 +168,12 @@ def build_kg(spec: KGSpec, spec_path: str | os.PathLike | None = None,
              data_dir: str | os.PathLike | None = None) -> KnowledgeGraph:
     """Read every node and edge source of ``spec``; drop and count dangling ids, duplicates and self-loops."""
     ids: dict[str, dict[str, str]] = {}
-    duplicate_nodes: dict[str, int] = {}
+    node_report: list[dict] = []
     sources: dict[str, str] = {}
     for node_spec in spec.nodes:
         path = resolve_spec_path(node_spec.file, spec_path, data_dir)
         sources[node_spec.file] = sha256_of(path)
-        _add_nodes(node_spec, path, ids, duplicate_nodes)
+        node_report.append(_add_nodes(node_spec, path, ids))
     index = {kind: {node: i for i, node in enumerate(table)} for kind, table in ids.items()}
 
     collected: dict[EdgeType, dict] = {}
@@ -211,13 +223,28 @@ def build_kg(spec: KGSpec, spec_path: str | os.PathLike | None = None,
         for item in report:
             if item["edge_type"] == edge_key(edge_type):
                 item["duplicates_in_type"] = int(len(key) - len(first))
+        if any(e.join for e in spec.edges if (e.source.kind, e.relation, e.target.kind) == edge_type):
+            for item in report:
+                if item["edge_type"] == edge_key(edge_type):
+                    item["join"] = _coverage(edge_type, s[first], t[first], list(ids[edge_type[0]]),
+                                             list(ids[edge_type[2]]))
         edges[edge_type] = EdgeSet(s[first], t[first], entry["directed"], entry["abbreviation"],
                                    w[first] if entry["weighted"] else None)
     node_ids = {kind: list(table) for kind, table in ids.items()}
     node_names = {kind: list(table.values()) for kind, table in ids.items()}
-    graph = KnowledgeGraph(spec.name, node_ids, node_names, edges, report, sources)
-    graph.report.append({"duplicate_node_ids": duplicate_nodes})
-    return graph
+    return KnowledgeGraph(spec.name, node_ids, node_names, edges, report, sources, node_report)
+
+
+def _coverage(edge_type: EdgeType, source: np.ndarray, target: np.ndarray, source_ids: list[str],
+              target_ids: list[str]) -> dict:
+    """How many nodes of each end a joining edge type reaches, with examples of those it does not."""
+    out = {}
+    for side, index, node_ids in (("source", source, source_ids), ("target", target, target_ids)):
+        reached = np.zeros(len(node_ids), dtype=bool)
+        reached[index] = True
+        out[side] = {"kind": edge_type[0] if side == "source" else edge_type[2], "reached": int(reached.sum()),
+                     "of": len(node_ids), "not_reached_examples": [node_ids[i] for i in np.flatnonzero(~reached)[:10]]}
+    return out
 
 
 # ---- saving --------------------------------------------------------------------------------------------------
@@ -246,7 +273,7 @@ def save_kg(graph: KnowledgeGraph, out_dir: str | os.PathLike) -> Path:
                             "abbreviation": e.abbreviation, "edges": len(e), "weighted": e.weight is not None}
                            for t, e in graph.edges.items()],
             "node_files": {kind: f"nodes/{_file_name(kind)}.tsv" for kind in graph.node_ids},
-            "sources": graph.sources, "report": graph.report,
+            "sources": graph.sources, "report": graph.report, "node_report": graph.node_report,
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if out.exists():
@@ -282,4 +309,5 @@ def load_kg(path: str | os.PathLike) -> KnowledgeGraph:
         weight = tensors.get(f"{edge_key(edge_type)}|weight")
         edges[edge_type] = EdgeSet(index[0], index[1], item["directed"], item["abbreviation"],
                                    None if weight is None else weight.numpy())
-    return KnowledgeGraph(manifest["name"], node_ids, node_names, edges, manifest["report"], manifest["sources"])
+    return KnowledgeGraph(manifest["name"], node_ids, node_names, edges, manifest["report"], manifest["sources"],
+                          manifest.get("node_report", []))

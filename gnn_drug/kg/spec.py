@@ -59,6 +59,7 @@ class EdgeTableSpec(_Strict):
     where: dict[str, str] = Field(default_factory=dict, description="keep rows whose columns equal these values")
     abbreviation: str | None = Field(None, description="the source's name for this edge type, e.g. Hetionet CbG")
     keep_self_loops: bool = False
+    join: bool = Field(False, description="this table joins two sources: report how many nodes it reaches")
 
     @model_validator(mode="after")
     def _endpoints(self) -> EdgeTableSpec:

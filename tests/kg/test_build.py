@@ -36,7 +36,7 @@ def test_hetionet_counts_equal_the_official_metaedges(hetionet, data_dir):
         assert len(np.unique(edges.target)) == row.target_nodes, row.abbreviation
     assert sum(hetionet.node_counts().values()) == 47031 and len(hetionet.node_ids) == 11
     assert hetionet.edges[("Gene", "regulates", "Gene")].directed
-    assert all(r.get("dangling_source", 0) == 0 for r in hetionet.report[:-1])
+    assert all(r["dangling_source"] == 0 and r["dangling_target"] == 0 for r in hetionet.report)
 
 
 def test_saved_graph_reloads_identically_and_becomes_heterodata(hetionet, tmp_path):
@@ -60,7 +60,7 @@ def test_luo_network_from_matrices(data_dir):
     graph = build_kg(load_kg_spec(PRESETS / "luo_dtinet.yaml"), PRESETS / "luo_dtinet.yaml", data_dir)
     assert graph.node_counts()["Drug"] == 708 and graph.node_counts()["Disease"] == 5603
     # protein.txt lists 1,512 accessions of which 19 repeat: one node each, reported
-    assert graph.node_counts()["Protein"] == 1493 and graph.report[-1]["duplicate_node_ids"] == {"Protein": 19}
+    assert graph.node_counts()["Protein"] == 1493 and graph.node_report[1]["repeated_in_table"] == 19
     assert len(graph.edges[("Drug", "interacts", "Drug")]) == 5018  # symmetric matrix: each pair once
     ppi = next(r for r in graph.report if r["edge_type"] == "Protein|interacts|Protein")
     assert ppi["self_loops"] >= 591  # the diagonal is not an edge
@@ -102,7 +102,7 @@ def test_dangling_duplicates_and_self_loops_are_dropped_and_counted(small, tmp_p
     assert len(edges) == 2 and edges.weight.tolist() == [0.5, 2.0]
     # c1-c2 and c2-c1 are one undirected fact; c2-c2 is a self-loop
     assert sim["self_loops"] == 1 and len(graph.edges[("C", "resembles", "C")]) == 2
-    assert graph.report[-1]["duplicate_node_ids"] == {"C": 1} and graph.node_names["C"][0] == "aspirin"
+    assert graph.node_report[0]["repeated_in_table"] == 1 and graph.node_names["C"][0] == "aspirin"
 
 
 def test_errors_name_the_file_and_the_column(small, tmp_path):
@@ -126,9 +126,22 @@ def test_command_line_build_reports_drops_and_stats_prints_counts(small, tmp_pat
     result = runner.invoke(app, ["kg", "build", str(_write(tmp_path, small)), "--out", str(tmp_path / "kg")])
     assert result.exit_code == 0, result.output
     assert "binds.csv: dropped 1 dangling source ids, 1 dangling target ids" in result.stdout
-    assert "(e.g. c9, g7)" in result.stdout and "C: 1 duplicate node ids merged" in result.stdout
+    assert "(e.g. c9, g7)" in result.stdout and "1 repeated in the file" in result.stdout
     stats = runner.invoke(app, ["kg", "stats", str(tmp_path / "kg")])
     assert stats.exit_code == 0, stats.output
     assert "C - binds - G" in stats.stdout and "total: 5 nodes, 4 edges" in stats.stdout
     missing = runner.invoke(app, ["kg", "stats", str(tmp_path / "nothing")])
     assert missing.exit_code != 0
+
+
+def test_merged_hetionet_luo_joins_compounds_and_genes_to_proteins(data_dir):
+    graph = build_kg(load_kg_spec(PRESETS / "hetionet_luo.yaml"), PRESETS / "hetionet_luo.yaml", data_dir)
+    luo_drugs = next(r for r in graph.node_report if r["file"].endswith("drug.txt"))
+    assert luo_drugs["joined_to_earlier_tables"] == 698 and luo_drugs["new"] == 10  # one node per DrugBank id
+    assert graph.node_counts()["Compound"] == 1552 + 10
+    assert graph.node_counts()["Gene"] == 20945 and graph.node_counts()["Protein"] == 1493
+    encodes = next(r for r in graph.report if r["edge_type"] == "Gene|encodes|Protein")
+    assert encodes["join"]["target"]["reached"] >= 1400  # UniProt proteins that reach an Entrez gene
+    assert len(encodes["join"]["target"]["not_reached_examples"]) == 10
+    # both sources' edges on one compound: Hetionet's binds-Gene and Luo's targets-Protein
+    assert ("Compound", "binds", "Gene") in graph.edges and ("Compound", "targets", "Protein") in graph.edges
