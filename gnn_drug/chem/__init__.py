@@ -3,7 +3,7 @@
 from gnn_drug.chem.descriptors import RDKit2DFeaturizer
 from gnn_drug.chem.fingerprints import MorganFeaturizer
 from gnn_drug.chem.graph import MolGraph, MolGraphFeaturizer
-from gnn_drug.chem.molecule import InvalidMoleculeError, parse_smiles
+from gnn_drug.chem.molecule import InvalidMoleculeError, amide_from_imidic_acid, parse_inchi, parse_smiles
 from gnn_drug.chem.scaffolds import murcko_scaffold
 from gnn_drug.chem.standardize import StandardizedMolecule, Standardizer
 
@@ -15,6 +15,8 @@ __all__ = [
     "RDKit2DFeaturizer",
     "StandardizedMolecule",
     "Standardizer",
+    "amide_from_imidic_acid",
     "murcko_scaffold",
+    "parse_inchi",
     "parse_smiles",
 ]

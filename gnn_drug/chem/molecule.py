@@ -7,6 +7,7 @@ import io
 import re
 
 from rdkit import Chem, RDLogger, rdBase
+from rdkit.Chem import AllChem
 
 RDLogger.DisableLog("rdApp.*")
 
@@ -56,3 +57,41 @@ def parse_smiles(smiles: object) -> Chem.Mol:
     except Exception as exc:  # RDKit raises several sanitisation exception types
         raise InvalidMoleculeError(text, f"sanitisation failed: {exc}") from None
     return raw
+
+
+_IMIDIC_ACID = Chem.MolFromSmarts("[OX2H1][CX3]=[NX2]")
+_TO_AMIDE = AllChem.ReactionFromSmarts("[OX2H1:1][CX3:2]=[NX2:3]>>[O:1]=[C:2]-[N:3]")
+
+
+def amide_from_imidic_acid(mol: Chem.Mol) -> Chem.Mol:
+    """Rewrite imidic acids HO-C=N as amides O=C-N. RDKit builds molecules from InChI's mobile-hydrogen layer
+    in the imidic-acid form (paracetamol from its standard InChI comes out as CC(O)=Nc1ccc(O)cc1), which no
+    training set uses. The rewrite is kept only if the standard InChIKey is unchanged (the same compound)."""
+    if not mol.HasSubstructMatch(_IMIDIC_ACID):
+        return mol
+    fixed = mol
+    try:
+        for _ in range(mol.GetNumAtoms()):
+            if not fixed.HasSubstructMatch(_IMIDIC_ACID):
+                break
+            product = Chem.Mol(_TO_AMIDE.RunReactants((fixed,))[0][0])
+            for atom in product.GetAtoms():
+                if atom.HasProp("old_mapno"):  # the three rewritten atoms get their hydrogens recomputed
+                    atom.SetNoImplicit(False)
+                    atom.SetNumExplicitHs(0)
+            Chem.SanitizeMol(product)
+            fixed = product
+    except Exception:  # a rewrite RDKit cannot sanitise: keep the molecule as InChI gave it
+        return mol
+    return fixed if Chem.MolToInchiKey(fixed) == Chem.MolToInchiKey(mol) else mol
+
+
+def parse_inchi(inchi: object) -> Chem.Mol:
+    """Parse a standard InChI into a sanitised molecule with amides as amides; raise
+    :class:`InvalidMoleculeError` with the reason on failure."""
+    if not isinstance(inchi, str) or not inchi.strip().startswith("InChI="):
+        raise InvalidMoleculeError(str(inchi), "not an InChI string (must start with 'InChI=')")
+    mol = Chem.MolFromInchi(inchi.strip(), sanitize=True, removeHs=True)
+    if mol is None or mol.GetNumAtoms() == 0:
+        raise InvalidMoleculeError(inchi.strip(), "RDKit cannot build a molecule from this InChI")
+    return amide_from_imidic_acid(mol)

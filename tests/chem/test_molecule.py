@@ -39,3 +39,29 @@ def test_empty_or_missing_input(value):
 
 def test_invalid_molecule_error_is_a_value_error():
     assert issubclass(InvalidMoleculeError, ValueError)
+
+
+def test_inchi_amides_come_back_as_amides_not_imidic_acids():
+    from rdkit import Chem
+
+    from gnn_drug.chem import parse_inchi
+
+    paracetamol = "InChI=1S/C8H9NO2/c1-6(10)9-7-2-4-8(11)5-3-7/h2-5,11H,1H3,(H,9,10)"
+    assert Chem.MolToSmiles(Chem.MolFromInchi(paracetamol)) == "CC(O)=Nc1ccc(O)cc1"  # what RDKit alone gives
+    assert Chem.MolToSmiles(parse_inchi(paracetamol)) == "CC(=O)Nc1ccc(O)cc1"
+    # two amide bonds (a dipeptide, Gly-Gly-Gly): both rewritten, same InChIKey
+    triglycine = Chem.MolToInchi(Chem.MolFromSmiles("NCC(=O)NCC(=O)NCC(=O)O"))
+    mol = parse_inchi(triglycine)
+    assert not mol.HasSubstructMatch(Chem.MolFromSmarts("[OX2H1][CX3]=[NX2]"))
+    assert Chem.MolToInchi(mol) == triglycine
+
+
+def test_bad_inchi_gives_a_reason():
+    import pytest
+
+    from gnn_drug.chem import InvalidMoleculeError, parse_inchi
+
+    with pytest.raises(InvalidMoleculeError, match="must start with 'InChI='"):
+        parse_inchi("CCO")
+    with pytest.raises(InvalidMoleculeError, match="cannot build"):
+        parse_inchi("InChI=1S/garbage")

@@ -1,0 +1,46 @@
+"""Link decoders: score a (source, target) node pair of one relation from their encoder vectors.
+
+DistMult: s(h, t) = sum_k h_k r_k t_k (a learned diagonal relation). MLP: s(h, t) = MLP([h || t || h * t]).
+``score_all`` scores each source against every target (for ranking).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gnn_drug.models.molecule_model import mlp
+
+
+class DistMultDecoder(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.relation = nn.Parameter(torch.ones(dim))
+
+    def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return (source * self.relation * target).sum(dim=1)
+
+    def score_all(self, source: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return (source * self.relation) @ targets.T
+
+
+class MLPDecoder(nn.Module):
+    def __init__(self, dim: int, hidden_dim: int = 128, layers: int = 2, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.net = mlp(3 * dim, hidden_dim, 1, layers, dropout)
+
+    def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([source, target, source * target], dim=1))[:, 0]
+
+    def score_all(self, source: torch.Tensor, targets: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        rows = []
+        for s in source:
+            parts = []
+            for start in range(0, targets.shape[0], chunk):
+                t = targets[start : start + chunk]
+                parts.append(self.forward(s.expand(t.shape[0], -1), t))
+            rows.append(torch.cat(parts))
+        return torch.stack(rows)
+
+
+DECODERS = {"distmult": DistMultDecoder, "mlp": MLPDecoder}
