@@ -404,7 +404,12 @@ def kg_build(
     graph = build_kg(load_kg_spec(spec), spec, data_dir)
     save_kg(graph, out)
     for item in graph.node_report:
-        if item["repeated_in_table"] or item["joined_to_earlier_tables"]:
+        if "parsed" in item:  # a structure / sequence table
+            failed = (f", {item['failed']} failed (e.g. row {item['failed_examples'][0]['row']}: "
+                      f"{item['failed_examples'][0]['reason']})" if item["failed"] else "")
+            typer.echo(f"{item['file']}: {item['parsed']:,} {item['kind']} structures{failed}; "
+                       f"{item['nodes_without']:,} {item['kind']} nodes have none")
+        elif item["repeated_in_table"] or item["joined_to_earlier_tables"]:
             unjoined = (f"; not joined: {item['new']} (e.g. {', '.join(item['not_joined_examples'][:5])})"
                         if item["joined_to_earlier_tables"] and item["new"] else "")
             typer.echo(f"{item['file']}: {item['rows']:,} ids, {item['repeated_in_table']:,} repeated in the file, "

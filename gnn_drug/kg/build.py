@@ -21,7 +21,7 @@ import pandas as pd
 from gnn_drug.data.registry import sha256_of
 from gnn_drug.data.tables import read_table
 from gnn_drug.errors import DataError
-from gnn_drug.kg.spec import EdgeTableSpec, KGSpec, NodeTableSpec, resolve_spec_path
+from gnn_drug.kg.spec import EdgeTableSpec, KGSpec, NodeTableSpec, StructureTableSpec, resolve_spec_path
 
 EdgeType = tuple[str, str, str]
 MANIFEST = "manifest.json"
@@ -56,6 +56,7 @@ class KnowledgeGraph:
     report: list[dict] = field(default_factory=list)  # per edge source: rows read, kept, dropped and why
     sources: dict[str, str] = field(default_factory=dict)  # file -> sha256
     node_report: list[dict] = field(default_factory=list)  # per node table: new, repeated, joined
+    structures: dict[str, list[str]] = field(default_factory=dict)  # kind -> canonical SMILES or sequence ('')
 
     def index(self, kind: str) -> dict[str, int]:
         return {node: i for i, node in enumerate(self.node_ids[kind])}
@@ -127,6 +128,47 @@ def _add_nodes(spec: NodeTableSpec, path: Path, ids: dict[str, dict[str, str]]) 
         new.append(key)
     return {"file": spec.file, "rows": len(frame), "new": len(new), "repeated_in_table": repeated,
             "joined_to_earlier_tables": joined, "not_joined_examples": new[:10] if joined else []}
+
+
+def _add_structures(table: StructureTableSpec, path: Path, ids: dict[str, dict[str, str]],
+                    structures: dict[str, list[str]]) -> dict:
+    """Canonical SMILES (from SMILES or InChI, amides restored) or cleaned sequences for nodes of one kind; a
+    node keeps the first structure it is given."""
+    from rdkit import Chem
+
+    from gnn_drug.chem import InvalidMoleculeError, parse_inchi, parse_smiles
+    from gnn_drug.data.sequences import clean_sequence
+
+    if table.kind not in ids:
+        raise DataError(f"{path}: node kind {table.kind!r} has no node table; kinds are {sorted(ids)}")
+    frame = read_table(path)
+    column = table.smiles_column or table.inchi_column or table.sequence_column
+    for needed in (table.id_column, column):
+        if needed not in frame.columns:
+            raise DataError(f"{path}: no column {needed!r}; columns are {list(frame.columns)}")
+    position = {node: i for i, node in enumerate(ids[table.kind])}
+    values = structures.setdefault(table.kind, [""] * len(position))
+    failed, outside, parsed, already = [], 0, 0, 0
+    for row, (node, raw) in enumerate(zip(frame[table.id_column].astype(str), frame[column], strict=True)):
+        i = position.get(table.id_prefix + node.strip())
+        if i is None:
+            outside += 1
+            continue
+        if values[i]:  # an earlier table (or row) gave this node its structure: the first one wins
+            already += 1
+            continue
+        try:
+            if table.sequence_column:
+                values[i] = clean_sequence(raw, f"{path}: row {row + 1}")
+            else:
+                mol = parse_inchi(raw) if table.inchi_column else parse_smiles(raw)
+                values[i] = Chem.MolToSmiles(mol)
+            parsed += 1
+        except (InvalidMoleculeError, DataError) as exc:
+            failed.append({"row": row + 1, "id": node, "reason": str(exc)[:200]})
+    return {"file": table.file, "kind": table.kind, "rows": len(frame), "parsed": parsed,
+            "not_in_graph": outside, "already_set": already, "failed": len(failed), "failed_examples": failed[:10],
+            "nodes_without": int(sum(1 for v in values if not v))}
 
 
 def _edge_rows(spec: EdgeTableSpec, path: Path, spec_path, data_dir) -> tuple[np.ndarray, np.ndarray,
@@ -232,7 +274,12 @@ def build_kg(spec: KGSpec, spec_path: str | os.PathLike | None = None,
                                    w[first] if entry["weighted"] else None)
     node_ids = {kind: list(table) for kind, table in ids.items()}
     node_names = {kind: list(table.values()) for kind, table in ids.items()}
-    return KnowledgeGraph(spec.name, node_ids, node_names, edges, report, sources, node_report)
+    structures: dict[str, list[str]] = {}
+    for table in spec.structures:
+        path = resolve_spec_path(table.file, spec_path, data_dir)
+        sources[table.file] = sha256_of(path)
+        node_report.append(_add_structures(table, path, ids, structures))
+    return KnowledgeGraph(spec.name, node_ids, node_names, edges, report, sources, node_report, structures)
 
 
 def _coverage(edge_type: EdgeType, source: np.ndarray, target: np.ndarray, source_ids: list[str],
@@ -260,6 +307,8 @@ def save_kg(graph: KnowledgeGraph, out_dir: str | os.PathLike) -> Path:
         (staging / "nodes").mkdir()
         for kind, node_ids in graph.node_ids.items():
             frame = pd.DataFrame({"index": range(len(node_ids)), "id": node_ids, "name": graph.node_names[kind]})
+            if kind in graph.structures:
+                frame["structure"] = graph.structures[kind]
             frame.to_csv(staging / "nodes" / f"{_file_name(kind)}.tsv", sep="\t", index=False)
         tensors = {}
         for edge_type, edges in graph.edges.items():
@@ -297,10 +346,12 @@ def load_kg(path: str | os.PathLike) -> KnowledgeGraph:
     if not (path / MANIFEST).is_file():
         raise DataError(f"{path}: not a knowledge-graph folder (no {MANIFEST}); build one with gnn-drug kg build")
     manifest = json.loads((path / MANIFEST).read_text())
-    node_ids, node_names = {}, {}
+    node_ids, node_names, structures = {}, {}, {}
     for kind, file in manifest["node_files"].items():
         frame = pd.read_csv(path / file, sep="\t", dtype=str, keep_default_na=False)
         node_ids[kind], node_names[kind] = frame["id"].tolist(), frame["name"].tolist()
+        if "structure" in frame.columns:
+            structures[kind] = frame["structure"].tolist()
     tensors = load_file(str(path / EDGES_FILE))
     edges = {}
     for item in manifest["edge_types"]:
@@ -310,4 +361,4 @@ def load_kg(path: str | os.PathLike) -> KnowledgeGraph:
         edges[edge_type] = EdgeSet(index[0], index[1], item["directed"], item["abbreviation"],
                                    None if weight is None else weight.numpy())
     return KnowledgeGraph(manifest["name"], node_ids, node_names, edges, manifest["report"], manifest["sources"],
-                          manifest.get("node_report", []))
+                          manifest.get("node_report", []), structures)

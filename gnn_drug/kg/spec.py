@@ -70,11 +70,32 @@ class EdgeTableSpec(_Strict):
         return self
 
 
+class StructureTableSpec(_Strict):
+    """Structures (SMILES or standard InChI) or protein sequences of nodes of one kind, joined by id; they become
+    node features (fingerprints, k-mer composition) and let a compound outside the graph be scored."""
+
+    file: str
+    kind: str
+    id_column: str
+    id_prefix: str = ""
+    smiles_column: str | None = None
+    inchi_column: str | None = None
+    sequence_column: str | None = None
+
+    @model_validator(mode="after")
+    def _one_column(self) -> StructureTableSpec:
+        given = [c for c in (self.smiles_column, self.inchi_column, self.sequence_column) if c]
+        if len(given) != 1:
+            raise ValueError(f"{self.file}: give exactly one of smiles_column, inchi_column, sequence_column")
+        return self
+
+
 class KGSpec(_Strict):
     name: str
     description: str = ""
     nodes: list[NodeTableSpec] = Field(min_length=1)
     edges: list[EdgeTableSpec] = Field(min_length=1)
+    structures: list[StructureTableSpec] = []
 
 
 def load_kg_spec(path: str | os.PathLike) -> KGSpec:

@@ -36,6 +36,13 @@ def test_hetionet_counts_equal_the_official_metaedges(hetionet, data_dir):
         assert len(np.unique(edges.target)) == row.target_nodes, row.abbreviation
     assert sum(hetionet.node_counts().values()) == 47031 and len(hetionet.node_ids) == 11
     assert hetionet.edges[("Gene", "regulates", "Gene")].directed
+    # every compound has a structure from its InChI, with amides as amides (not RDKit's imidic acids)
+    from rdkit import Chem
+
+    smiles = hetionet.structures["Compound"]
+    assert len(smiles) == 1552 and all(smiles)
+    imidic = Chem.MolFromSmarts("[OX2H1][CX3]=[NX2]")
+    assert sum(Chem.MolFromSmiles(s).HasSubstructMatch(imidic) for s in smiles) <= 10  # was 364 before the fix
     assert all(r["dangling_source"] == 0 and r["dangling_target"] == 0 for r in hetionet.report)
 
 
@@ -52,8 +59,9 @@ def test_saved_graph_reloads_identically_and_becomes_heterodata(hetionet, tmp_pa
     assert data["Compound", "binds", "Gene"].edge_index.shape == (2, 11571)
     manifest = json.loads((tmp_path / "kg" / "manifest.json").read_text())
     assert manifest["edges"]["Compound|treats|Disease"] == 755
-    # 1 node file + 24 edge sources, of which the official 5k sample serves GpBP, GpCC and GpMF
-    assert len(manifest["sources"]) == 23 and all(len(v) == 64 for v in manifest["sources"].values())
+    # 1 node file + 24 edge sources (the official 5k sample serves GpBP, GpCC and GpMF) + the structures
+    assert again.structures["Compound"] == hetionet.structures["Compound"]
+    assert len(manifest["sources"]) == 24 and all(len(v) == 64 for v in manifest["sources"].values())
 
 
 def test_luo_network_from_matrices(data_dir):
