@@ -447,6 +447,27 @@ def kg_stats(graph_dir: Annotated[Path, typer.Argument(help="A folder written by
     typer.echo(f"total: {sum(graph.node_counts().values()):,} nodes, {sum(graph.edge_counts().values()):,} edges")
 
 
+@kg_app.command("train")
+def kg_train(
+    config: Annotated[Path, typer.Argument(help="Link-prediction config (YAML): experiments/kg/hetionet_ctd.yaml")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to create.")],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Train a link predictor (target prediction, repurposing) on a knowledge graph; compare with the degree prior."""
+    from gnn_drug.tasks.link_prediction import load_link_config, train_link_run
+
+    try:
+        metrics = train_link_run(load_link_config(config), out, config_path=config, data_dir=data_dir, resume=resume)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; continue with: gnn-drug kg train {config} --out {out} --resume", err=True)
+        raise typer.Exit(130) from None
+    for part in ("val", "test", "degree_prior_test"):
+        shown = {k: round(v, 4) for k, v in metrics[part].items() if isinstance(v, float)}
+        typer.echo(f"{part}: {json.dumps(shown)}")
+    typer.echo(f"run written to {out}")
+
+
 def main() -> None:
     try:
         app()

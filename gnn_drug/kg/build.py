@@ -57,6 +57,7 @@ class KnowledgeGraph:
     sources: dict[str, str] = field(default_factory=dict)  # file -> sha256
     node_report: list[dict] = field(default_factory=list)  # per node table: new, repeated, joined
     structures: dict[str, list[str]] = field(default_factory=dict)  # kind -> canonical SMILES or sequence ('')
+    structure_types: dict[str, str] = field(default_factory=dict)  # kind -> "smiles" or "sequence"
 
     def index(self, kind: str) -> dict[str, int]:
         return {node: i for i, node in enumerate(self.node_ids[kind])}
@@ -275,11 +276,17 @@ def build_kg(spec: KGSpec, spec_path: str | os.PathLike | None = None,
     node_ids = {kind: list(table) for kind, table in ids.items()}
     node_names = {kind: list(table.values()) for kind, table in ids.items()}
     structures: dict[str, list[str]] = {}
+    structure_types: dict[str, str] = {}
     for table in spec.structures:
         path = resolve_spec_path(table.file, spec_path, data_dir)
         sources[table.file] = sha256_of(path)
+        kind_of = "sequence" if table.sequence_column else "smiles"
+        if structure_types.setdefault(table.kind, kind_of) != kind_of:
+            raise DataError(f"{table.file}: {table.kind} nodes already have {structure_types[table.kind]} "
+                            f"structures; one kind holds one sort")
         node_report.append(_add_structures(table, path, ids, structures))
-    return KnowledgeGraph(spec.name, node_ids, node_names, edges, report, sources, node_report, structures)
+    return KnowledgeGraph(spec.name, node_ids, node_names, edges, report, sources, node_report, structures,
+                          structure_types)
 
 
 def _coverage(edge_type: EdgeType, source: np.ndarray, target: np.ndarray, source_ids: list[str],
@@ -323,6 +330,7 @@ def save_kg(graph: KnowledgeGraph, out_dir: str | os.PathLike) -> Path:
                            for t, e in graph.edges.items()],
             "node_files": {kind: f"nodes/{_file_name(kind)}.tsv" for kind in graph.node_ids},
             "sources": graph.sources, "report": graph.report, "node_report": graph.node_report,
+            "structure_types": graph.structure_types,
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
         if out.exists():
@@ -361,4 +369,4 @@ def load_kg(path: str | os.PathLike) -> KnowledgeGraph:
         edges[edge_type] = EdgeSet(index[0], index[1], item["directed"], item["abbreviation"],
                                    None if weight is None else weight.numpy())
     return KnowledgeGraph(manifest["name"], node_ids, node_names, edges, manifest["report"], manifest["sources"],
-                          manifest.get("node_report", []), structures)
+                          manifest.get("node_report", []), structures, manifest.get("structure_types", {}))

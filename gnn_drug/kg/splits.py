@@ -82,5 +82,5 @@ def message_graph(graph: KnowledgeGraph, split: EdgeSplit) -> tuple[KnowledgeGra
         kept[edge_type] = EdgeSet(edges.source[keep], edges.target[keep], edges.directed, edges.abbreviation,
                                   None if edges.weight is None else edges.weight[keep])
     seen = KnowledgeGraph(graph.name, graph.node_ids, graph.node_names, kept, graph.report, graph.sources,
-                          graph.node_report, graph.structures)
+                          graph.node_report, graph.structures, graph.structure_types)
     return seen, removed

@@ -2,8 +2,9 @@
 
 Input per node kind: a linear map of given features (compounds: fingerprints; proteins: k-mer composition), or a
 learned embedding for kinds without features. Each layer, per relation r and node i:
-h_i' = ReLU( sum_r ( W_self,r h_i + W_r mean_{j in N_r(i)} h_j ) ), i.e. PyG ``HeteroConv`` of ``SAGEConv`` summed
-over relations (R-GCN with per-relation root weights and mean normalisation), with a residual connection.
+h_i' = h_i + ReLU(LayerNorm( sum_r ( W_self,r h_i + W_r mean_{j in N_r(i)} h_j ) )), i.e. PyG ``HeteroConv`` of
+``SAGEConv`` summed over relations (R-GCN with per-relation root weights and mean normalisation), normalised per
+node kind (a Gene node sums messages of many relations) and with a residual connection.
 Reverse edges are added for every relation, so information flows both ways.
 """
 
@@ -45,6 +46,8 @@ class HeteroEncoder(nn.Module):
         self.convs = nn.ModuleList(
             HeteroConv({t: SAGEConv((hidden_dim, hidden_dim), hidden_dim) for t in all_types}, aggr="sum")
             for _ in range(layers))
+        self.norms = nn.ModuleList(nn.ModuleDict({_key(k): nn.LayerNorm(hidden_dim) for k in num_nodes})
+                                   for _ in range(layers))
         self.dropout = nn.Dropout(dropout)
         self.out_dim = hidden_dim
 
@@ -59,10 +62,10 @@ class HeteroEncoder(nn.Module):
             str, torch.Tensor]:
         """``edge_index`` holds the message-passing edges (reverse types included, see :func:`with_reverse_edges`)."""
         h = self.initial(features)
-        for conv in self.convs:
+        for conv, norms in zip(self.convs, self.norms, strict=True):
             messages = conv(h, edge_index)
-            h = {kind: self.dropout(torch.relu(messages[kind] + h[kind])) if kind in messages else h[kind]
-                 for kind in h}
+            h = {kind: h[kind] + self.dropout(torch.relu(norms[_key(kind)](messages[kind]))) if kind in messages
+                 else h[kind] for kind in h}
         return h
 
 

@@ -1,6 +1,7 @@
 """Link decoders: score a (source, target) node pair of one relation from their encoder vectors.
 
-DistMult: s(h, t) = sum_k h_k r_k t_k (a learned diagonal relation). MLP: s(h, t) = MLP([h || t || h * t]).
+DistMult: s(h, t) = g * sum_k h^_k r_k t^_k on unit-length h^, t^ (a learned diagonal relation r and scale g; the
+normalisation keeps scores bounded however large the encoder's vectors grow). MLP: s(h, t) = MLP([h || t || h * t]).
 ``score_all`` scores each source against every target (for ranking).
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from gnn_drug.models.molecule_model import mlp
 
@@ -16,12 +18,13 @@ class DistMultDecoder(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.relation = nn.Parameter(torch.ones(dim))
+        self.scale = nn.Parameter(torch.tensor(5.0))
 
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return (source * self.relation * target).sum(dim=1)
+        return self.scale * (F.normalize(source, dim=1) * self.relation * F.normalize(target, dim=1)).sum(dim=1)
 
     def score_all(self, source: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return (source * self.relation) @ targets.T
+        return self.scale * (F.normalize(source, dim=1) * self.relation) @ F.normalize(targets, dim=1).T
 
 
 class MLPDecoder(nn.Module):

@@ -1,0 +1,263 @@
+"""Link prediction on a knowledge graph — target prediction (Compound–binds–Gene) and drug repurposing
+(Compound–treats–Disease) — as a recipe of shared parts:
+
+graph folder (or spec) -> leakage-free edge split and message-passing graph -> node features (fingerprints for
+compounds, k-mer composition for proteins, learned embeddings for the rest) -> heterogeneous GNN + decoder trained
+on supervision edges held out of each epoch's message graph, against type-constrained negatives -> model selection
+on validation MRR -> filtered MRR / Hits@k on the test edges, next to the degree prior on the same edges.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch.nn import functional as F
+
+from gnn_drug.data.atomic import atomic_write_text
+from gnn_drug.errors import ConfigError, DataError
+from gnn_drug.kg.build import EdgeType, KnowledgeGraph, build_kg, load_kg
+from gnn_drug.kg.ranking import degree_prior, filtered_ranks, known_targets, ranking_metrics
+from gnn_drug.kg.spec import load_kg_spec
+from gnn_drug.kg.splits import EdgeSplit, message_graph, split_edges
+from gnn_drug.models.hetero_encoder import HeteroEncoder, with_reverse_edges
+from gnn_drug.models.link_decoders import DECODERS
+from gnn_drug.tasks.run_steps import Log, print_log
+from gnn_drug.train.checkpoint import load_checkpoint, save_checkpoint
+from gnn_drug.train.model_files import save_model_dir
+from gnn_drug.train.trainer import seed_everything
+from gnn_drug.yaml_files import read_yaml_mapping, validation_message
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LinkSplitConfig(_Strict):
+    method: Literal["random", "cold_source", "cold_target"] = "random"
+    sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+
+
+class LinkModelConfig(_Strict):
+    hidden_dim: int = Field(64, ge=4)
+    layers: int = Field(2, ge=0)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    decoder: Literal["distmult", "mlp"] = "distmult"
+    compound_features: Literal["morgan", "none"] = "morgan"
+    protein_features: Literal["kmer", "none"] = "kmer"
+
+
+class LinkTrainConfig(_Strict):
+    epochs: int = Field(100, ge=1)
+    lr: float = Field(0.005, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    negatives: int = Field(5, ge=1, description="type-constrained negative targets per positive edge")
+    supervision_fraction: float = Field(0.3, gt=0, lt=1, description="training edges scored, not passed, per epoch")
+    patience: int = Field(20, ge=1)
+    seed: int = 0
+
+
+class LinkConfig(_Strict):
+    task: Literal["targets", "repurposing", "links"] = "links"
+    graph: str = Field(description="a folder from `gnn-drug kg build`, or a spec YAML (built on the fly); relative "
+                                   "to the config's folder")
+    edge_type: tuple[str, str, str]
+    split: LinkSplitConfig = LinkSplitConfig()
+    model: LinkModelConfig = LinkModelConfig()
+    train: LinkTrainConfig = LinkTrainConfig()
+
+
+LINK_TASKS = ("targets", "repurposing", "links")
+
+
+def load_link_config(path: str | os.PathLike | None = None, raw: dict | None = None) -> LinkConfig:
+    raw = read_yaml_mapping(path, "config file") if raw is None else raw
+    try:
+        return LinkConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path or 'config'}: invalid link-prediction configuration — "
+                          f"{validation_message(exc)}") from None
+
+
+def load_graph(config: LinkConfig, config_path: str | os.PathLike | None = None,
+               data_dir: str | os.PathLike | None = None) -> KnowledgeGraph:
+    path = Path(config.graph).expanduser()
+    if not path.is_absolute() and config_path is not None:  # relative to the config's folder, like kg specs
+        path = Path(config_path).parent / path
+    if path.is_dir():
+        return load_kg(path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return build_kg(load_kg_spec(path), path, data_dir)
+    raise DataError(f"{config.graph}: neither a knowledge-graph folder nor a spec file")
+
+
+# ---- features ------------------------------------------------------------------------------------------------
+def node_features(graph: KnowledgeGraph, config: LinkModelConfig) -> dict[str, torch.Tensor]:
+    """Kinds with SMILES: Morgan bits; kinds with protein sequences: standardised k-mer composition. Other kinds
+    (and these, when switched off) get learned embeddings (no entry here)."""
+    from gnn_drug.chem import MorganFeaturizer, parse_smiles
+    from gnn_drug.data.scaling import FeatureScaler
+    from gnn_drug.data.sequences import kmer_composition
+
+    features: dict[str, torch.Tensor] = {}
+    for kind, values in graph.structures.items():
+        kind_of = graph.structure_types.get(kind)
+        if kind_of == "sequence" and config.protein_features == "kmer":
+            matrix = kmer_composition(values)
+            features[kind] = torch.from_numpy(FeatureScaler().fit(matrix).transform(matrix))
+        elif kind_of == "smiles" and config.compound_features == "morgan":
+            morgan = MorganFeaturizer()
+            matrix = np.zeros((len(values), morgan.dim), dtype=np.float32)
+            for i, smiles in enumerate(values):
+                if smiles:
+                    matrix[i] = morgan(parse_smiles(smiles))
+            features[kind] = torch.from_numpy(matrix)
+    return features
+
+
+# ---- model ---------------------------------------------------------------------------------------------------
+class LinkModel(torch.nn.Module):
+    def __init__(self, graph: KnowledgeGraph, features: dict[str, torch.Tensor], config: LinkModelConfig) -> None:
+        super().__init__()
+        self.encoder = HeteroEncoder({k: len(v) for k, v in graph.node_ids.items()},
+                                     {k: v.shape[1] for k, v in features.items()}, list(graph.edges),
+                                     config.hidden_dim, config.layers, config.dropout)
+        self.decoder = DECODERS[config.decoder](config.hidden_dim)
+
+
+def _edge_index(graph: KnowledgeGraph, target: EdgeType, target_subset: np.ndarray | None) -> dict:
+    out = {}
+    for edge_type, edges in graph.edges.items():
+        s, t = edges.source, edges.target
+        if edge_type == target and target_subset is not None:
+            s, t = s[target_subset], t[target_subset]
+        out[edge_type] = torch.from_numpy(np.stack([s, t]).astype(np.int64))
+    return with_reverse_edges(out)
+
+
+def _score_fn(model: LinkModel, z: dict[str, torch.Tensor], edge_type: EdgeType) -> Callable:
+    def score(sources: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model.decoder.score_all(z[edge_type[0]][torch.from_numpy(sources)], z[edge_type[2]]).numpy()
+    return score
+
+
+def _evaluate(model, features, seen, split, graph, part: str, known) -> dict:
+    model.eval()
+    with torch.no_grad():
+        z = model.encoder(features, _edge_index(seen, split.edge_type, None))
+    pairs = split.pairs(graph, part)
+    return ranking_metrics(filtered_ranks(_score_fn(model, z, split.edge_type), pairs, known))
+
+
+# ---- training ------------------------------------------------------------------------------------------------
+def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: str | os.PathLike | None = None,
+                   data_dir: str | os.PathLike | None = None, resume: bool = False, log: Log = print_log) -> dict:
+    out = Path(out_dir)
+    if (out / "metrics.json").exists() and not resume:
+        raise ConfigError(f"{out}: already holds a finished run; choose another --out or pass --resume")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.resolved.json", config.model_dump_json(indent=2))
+    started = time.perf_counter()
+    graph = load_graph(config, config_path, data_dir)
+    edge_type = tuple(config.edge_type)
+    split: EdgeSplit = split_edges(graph, edge_type, config.split.sizes, config.split.seed, config.split.method)
+    seen, removed = message_graph(graph, split)
+    others = sum(removed.values()) - len(split.val) - len(split.test)
+    log(f"{graph.name}: {'–'.join(edge_type)} split {config.split.method}: {len(split.train)} train, "
+        f"{len(split.val)} val, {len(split.test)} test edges; {others} other edges joining held-out pairs removed "
+        "from the message graph")
+    features = node_features(graph, config.model)
+    log("node features: " + (", ".join(f"{k} {tuple(v.shape)}" for k, v in features.items()) or "none")
+        + "; learned embeddings for the other kinds")
+    seed_everything(config.train.seed)
+    model = LinkModel(graph, features, config.model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    train_pairs, val_pairs, test_pairs = (split.pairs(graph, p) for p in ("train", "val", "test"))
+    known_val = known_targets(train_pairs, val_pairs)  # validation never filters with test edges
+    n_targets = len(graph.node_ids[edge_type[2]])
+
+    checkpoint = out / "checkpoint.pt"
+    start, best, best_epoch, bad = 0, -math.inf, -1, 0
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    history: list[dict] = []
+    if resume and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        best_state, history = state["best_model"], list(state["history"])
+        start, best, best_epoch, bad = state["epoch"] + 1, state["best"], state["best_epoch"], state["bad"]
+        torch.set_rng_state(state["rng"])
+        log(f"resumed from {checkpoint} after epoch {start}")
+    rng_base = config.train.seed * 100003
+    for epoch in range(start, config.train.epochs):
+        if bad >= config.train.patience:
+            break
+        t0 = time.perf_counter()
+        model.train()
+        rng = np.random.default_rng(rng_base + epoch)
+        order = rng.permutation(len(split.train))
+        n_sup = max(1, int(round(config.train.supervision_fraction * len(order))))
+        supervision, message = split.train[order[:n_sup]], split.train[order[n_sup:]]
+        z = model.encoder(features, _edge_index(seen, edge_type, _positions_in_train(split, message)))
+        edges = graph.edges[edge_type]
+        src = torch.from_numpy(edges.source[supervision])
+        dst = torch.from_numpy(edges.target[supervision])
+        neg_src = src.repeat(config.train.negatives)
+        neg_dst = torch.from_numpy(rng.integers(0, n_targets, len(neg_src)))
+        pos = model.decoder(z[edge_type[0]][src], z[edge_type[2]][dst])
+        neg = model.decoder(z[edge_type[0]][neg_src], z[edge_type[2]][neg_dst])
+        loss = F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos)) + F.binary_cross_entropy_with_logits(
+            neg, torch.zeros_like(neg))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        val = _evaluate(model, features, seen, split, graph, "val", known_val)
+        improved = val["mrr"] > best
+        if improved:
+            best, best_epoch, bad = val["mrr"], epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            bad += 1
+        history.append({"epoch": epoch + 1, "loss": loss.item(), "val_mrr": val["mrr"],
+                        "seconds": time.perf_counter() - t0})
+        save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "best_model": best_state,
+                         "epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad, "history": history,
+                         "rng": torch.get_rng_state()}, checkpoint)
+        log(f"epoch {epoch + 1:>3}/{config.train.epochs}  loss {loss.item():.4f}  val MRR {val['mrr']:.4f}  "
+            f"best {best:.4f} @ {best_epoch + 1}  {history[-1]['seconds']:.1f}s")
+    model.load_state_dict(best_state)
+
+    known_all = known_targets(train_pairs, val_pairs, test_pairs)
+    metrics = {"edge_type": list(edge_type), "split": {"method": config.split.method, "train": len(split.train),
+                                                      "val": len(split.val), "test": len(split.test)},
+               "val": _evaluate(model, features, seen, split, graph, "val", known_val),
+               "test": _evaluate(model, features, seen, split, graph, "test", known_all),
+               "degree_prior_test": ranking_metrics(filtered_ranks(degree_prior(train_pairs, n_targets), test_pairs,
+                                                                   known_all)),
+               "removed_from_message_graph": {k: v for k, v in removed.items() if v},
+               "best_epoch": best_epoch + 1, "epochs_run": len(history),
+               "seconds_per_epoch": float(np.median([h["seconds"] for h in history])) if history else None,
+               "seconds": round(time.perf_counter() - started, 1)}
+    card = {"task": config.task, "config": config.model_dump(mode="json"), "graph": graph.name,
+            "graph_sources": graph.sources, "edge_type": list(edge_type),
+            "metrics": {k: metrics[k] for k in ("val", "test", "degree_prior_test")}}
+    save_model_dir(out / "model", dict(model.state_dict()), card)
+    atomic_write_text(out / "history.json", json.dumps(history, indent=2))
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    return metrics
+
+
+def _positions_in_train(split: EdgeSplit, subset: np.ndarray) -> np.ndarray:
+    """``subset`` holds positions into the target type's edges; the message graph keeps only training ones, so
+    map them to positions among ``split.train`` (the message graph's order)."""
+    return np.searchsorted(np.sort(split.train), subset)
