@@ -468,6 +468,32 @@ def kg_train(
     typer.echo(f"run written to {out}")
 
 
+@kg_app.command("rank")
+def kg_rank(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory from gnn-drug kg train.")],
+    node: Annotated[str, typer.Option("--node", help="A node id, e.g. 'Disease::DOID:9352' or 'Compound::DB00514'.")],
+    top: Annotated[int, typer.Option("--top", min=1)] = 20,
+    explain: Annotated[int, typer.Option("--explain", min=0, help="Graph paths shown per candidate.")] = 3,
+    include_known: Annotated[bool, typer.Option("--include-known", help="Also list edges already in the graph.")]
+    = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the ranking as JSON.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Rank candidates for a node with a trained link model (which drugs for this disease, which targets for this
+    compound), each with the graph paths that connect it."""
+    from gnn_drug.data.atomic import atomic_write_text
+    from gnn_drug.tasks.link_prediction import LinkPredictor
+
+    rows = LinkPredictor.load(run_dir, data_dir).rank(node, top, include_known, explain)
+    for row in rows:
+        typer.echo(f"{row['rank']:>3}. {row['name']} ({row['id']})  score {row['score']:.3f}"
+                   + ("  [already in the graph]" if row["known"] else ""))
+        for path in row.get("paths", []):
+            typer.echo(f"       {path}")
+    if out is not None:
+        atomic_write_text(out, json.dumps(rows, indent=2))
+
+
 def main() -> None:
     try:
         app()

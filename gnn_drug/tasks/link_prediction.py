@@ -88,16 +88,22 @@ def load_link_config(path: str | os.PathLike | None = None, raw: dict | None = N
                           f"{validation_message(exc)}") from None
 
 
+def graph_location(config: LinkConfig, config_path: str | os.PathLike | None = None) -> Path:
+    """The graph folder or spec named by ``config.graph`` (relative paths: against the config's folder)."""
+    path = Path(config.graph).expanduser()
+    if not path.is_absolute() and config_path is not None:
+        path = Path(config_path).parent / path
+    return path.resolve()
+
+
 def load_graph(config: LinkConfig, config_path: str | os.PathLike | None = None,
                data_dir: str | os.PathLike | None = None) -> KnowledgeGraph:
-    path = Path(config.graph).expanduser()
-    if not path.is_absolute() and config_path is not None:  # relative to the config's folder, like kg specs
-        path = Path(config_path).parent / path
+    path = graph_location(config, config_path)
     if path.is_dir():
         return load_kg(path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return build_kg(load_kg_spec(path), path, data_dir)
-    raise DataError(f"{config.graph}: neither a knowledge-graph folder nor a spec file")
+    raise DataError(f"{config.graph}: neither a knowledge-graph folder nor a spec file ({path})")
 
 
 # ---- features ------------------------------------------------------------------------------------------------
@@ -249,7 +255,8 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
                "seconds_per_epoch": float(np.median([h["seconds"] for h in history])) if history else None,
                "seconds": round(time.perf_counter() - started, 1)}
     card = {"task": config.task, "config": config.model_dump(mode="json"), "graph": graph.name,
-            "graph_sources": graph.sources, "edge_type": list(edge_type),
+            "graph_path": str(graph_location(config, config_path)), "graph_sources": graph.sources,
+            "edge_type": list(edge_type),
             "metrics": {k: metrics[k] for k in ("val", "test", "degree_prior_test")}}
     save_model_dir(out / "model", dict(model.state_dict()), card)
     atomic_write_text(out / "history.json", json.dumps(history, indent=2))
@@ -261,3 +268,87 @@ def _positions_in_train(split: EdgeSplit, subset: np.ndarray) -> np.ndarray:
     """``subset`` holds positions into the target type's edges; the message graph keeps only training ones, so
     map them to positions among ``split.train`` (the message graph's order)."""
     return np.searchsorted(np.sort(split.train), subset)
+
+
+# ---- ranking with explanations ------------------------------------------------------------------------------
+def two_step_metapaths(graph: KnowledgeGraph, edge_type: EdgeType) -> list[list[str]]:
+    """Every metapath source kind –r1– X –r2– target kind of the graph (either stored direction): the mechanisms a
+    prediction can be explained by (including known edges of the predicted relation: a similar drug treats it)."""
+    source, _, target = edge_type
+    steps: dict[str, set[tuple[str, str]]] = {}
+    for a, r, b in graph.edges:
+        steps.setdefault(a, set()).add((r, b))
+        steps.setdefault(b, set()).add((r, a))
+    paths = []
+    for r1, middle in sorted(steps.get(source, ())):
+        for r2, end in sorted(steps.get(middle, ())):
+            if end == target:
+                paths.append([source, r1, middle, r2, target])
+    return paths
+
+
+class LinkPredictor:
+    """A trained link model with the graph it was trained on (verified against the card's source checksums);
+    ranks candidates for a node using every known edge as context."""
+
+    def __init__(self, card: dict, tensors: dict[str, torch.Tensor], graph: KnowledgeGraph) -> None:
+        self.card = card
+        self.config = LinkConfig.model_validate(card["config"])
+        self.edge_type: EdgeType = tuple(card["edge_type"])
+        self.graph = graph
+        self.features = node_features(graph, self.config.model)
+        self.model = LinkModel(graph, self.features, self.config.model)
+        self.model.load_state_dict(tensors)
+        self.model.eval()
+        with torch.no_grad():
+            self.z = self.model.encoder(self.features, _edge_index(graph, self.edge_type, None))
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> LinkPredictor:
+        from gnn_drug.tasks.run_steps import model_dir_of
+        from gnn_drug.train.model_files import load_model_dir
+
+        tensors, card = load_model_dir(model_dir_of(run_dir))
+        if card.get("task") not in LINK_TASKS:
+            raise DataError(f"{run_dir}: a {card.get('task')} model, not a knowledge-graph link model")
+        config = LinkConfig.model_validate(card["config"]).model_copy(update={"graph": card["graph_path"]})
+        graph = load_graph(config, None, data_dir)
+        changed = sorted(k for k, v in card["graph_sources"].items() if graph.sources.get(k) != v)
+        if changed:
+            raise DataError(f"{run_dir}: the graph's source files changed since training ({', '.join(changed[:3])}); "
+                            "retrain the model")
+        return cls(card, tensors, graph)
+
+    def rank(self, node_id: str, top: int = 20, include_known: bool = False, explain_paths: int = 0) -> list[dict]:
+        """Candidates for ``node_id`` (a source-kind node: targets; a target-kind node: sources), best first."""
+        from gnn_drug.kg.paths import explain
+
+        source_kind, _, target_kind = self.edge_type
+        if node_id in self.graph.index(source_kind):
+            query_kind, other_kind, as_source = source_kind, target_kind, True
+        elif node_id in self.graph.index(target_kind):
+            query_kind, other_kind, as_source = target_kind, source_kind, False
+        else:
+            raise DataError(f"{node_id!r} is neither a {source_kind} nor a {target_kind} node of {self.graph.name}")
+        q = self.graph.index(query_kind)[node_id]
+        others = self.z[other_kind]
+        with torch.no_grad():
+            query = self.z[query_kind][q].expand(others.shape[0], -1)
+            scores = (self.model.decoder(query, others) if as_source else self.model.decoder(others, query)).numpy()
+        edges = self.graph.edges[self.edge_type]
+        known = set((edges.target[edges.source == q] if as_source else edges.source[edges.target == q]).tolist())
+        metapaths = two_step_metapaths(self.graph, self.edge_type)
+        rows = []
+        for i in np.argsort(-scores, kind="stable"):
+            if int(i) in known and not include_known:
+                continue
+            candidate = self.graph.node_ids[other_kind][i]
+            row = {"rank": len(rows) + 1, "id": candidate, "name": self.graph.node_names[other_kind][i],
+                   "score": float(scores[i]), "known": int(i) in known}
+            if explain_paths:
+                src, dst = (node_id, candidate) if as_source else (candidate, node_id)
+                row["paths"] = [p.text() for p in explain(self.graph, src, dst, metapaths, explain_paths)]
+            rows.append(row)
+            if len(rows) >= top:
+                break
+        return rows
