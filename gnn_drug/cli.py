@@ -471,7 +471,10 @@ def kg_train(
 @kg_app.command("rank")
 def kg_rank(
     run_dir: Annotated[Path, typer.Argument(help="A run directory from gnn-drug kg train.")],
-    node: Annotated[str, typer.Option("--node", help="A node id, e.g. 'Disease::DOID:9352' or 'Compound::DB00514'.")],
+    node: Annotated[str | None, typer.Option(
+        "--node", help="A node id, e.g. 'Disease::DOID:9352' or 'Compound::DB00514'.")] = None,
+    smiles: Annotated[str | None, typer.Option(
+        "--smiles", help="A compound not in the graph (models with compound structure features).")] = None,
     top: Annotated[int, typer.Option("--top", min=1)] = 20,
     explain: Annotated[int, typer.Option("--explain", min=0, help="Graph paths shown per candidate.")] = 3,
     include_known: Annotated[bool, typer.Option("--include-known", help="Also list edges already in the graph.")]
@@ -484,7 +487,10 @@ def kg_rank(
     from gnn_drug.data.atomic import atomic_write_text
     from gnn_drug.tasks.link_prediction import LinkPredictor
 
-    rows = LinkPredictor.load(run_dir, data_dir).rank(node, top, include_known, explain)
+    if (node is None) == (smiles is None):
+        _fail("give --node or --smiles")
+    predictor = LinkPredictor.load(run_dir, data_dir)
+    rows = predictor.rank(node, top, include_known, explain) if node else predictor.rank_new_compound(smiles, top)
     for row in rows:
         typer.echo(f"{row['rank']:>3}. {row['name']} ({row['id']})  score {row['score']:.3f}"
                    + ("  [already in the graph]" if row["known"] else ""))

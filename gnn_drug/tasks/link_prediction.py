@@ -319,6 +319,28 @@ class LinkPredictor:
                             "retrain the model")
         return cls(card, tensors, graph)
 
+    def rank_new_compound(self, smiles: str, top: int = 20) -> list[dict]:
+        """Targets for a compound that is not in the graph: its Morgan bits enter as an extra, edge-less node of
+        the source kind (the encoder is inductive for kinds with structure features)."""
+        from gnn_drug.chem import MorganFeaturizer, Standardizer
+
+        kind, _, target_kind = self.edge_type
+        if kind not in self.features or self.graph.structure_types.get(kind) != "smiles":
+            raise DataError(f"{kind} nodes have no structure features in this model; only graph members can be "
+                            "ranked")
+        mol = Standardizer()(smiles).mol
+        extra = torch.from_numpy(MorganFeaturizer()(mol)).float().unsqueeze(0)
+        features = dict(self.features)
+        features[kind] = torch.cat([features[kind], extra])
+        with torch.no_grad():
+            z = self.model.encoder(features, _edge_index(self.graph, self.edge_type, None))
+            others = z[target_kind]
+            scores = self.model.decoder(z[kind][-1].expand(others.shape[0], -1), others).numpy()
+        order = np.argsort(-scores, kind="stable")[:top]
+        ids, names = self.graph.node_ids[target_kind], self.graph.node_names[target_kind]
+        return [{"rank": r + 1, "id": ids[i], "name": names[i], "score": float(scores[i]), "known": False}
+                for r, i in enumerate(order)]
+
     def rank(self, node_id: str, top: int = 20, include_known: bool = False, explain_paths: int = 0) -> list[dict]:
         """Candidates for ``node_id`` (a source-kind node: targets; a target-kind node: sources), best first."""
         from gnn_drug.kg.paths import explain

@@ -32,16 +32,18 @@ def toy_graph(tmp_path_factory):
                            {("Compound", "binds", "Gene"): edges(binds),
                             ("Disease", "associates", "Gene"): edges(assoc),
                             ("Compound", "treats", "Disease"): edges(treats)})
+    graph.structures["Compound"] = [("C" * (i % 7 + 1)) + ("O" if i % 2 else "N") for i in range(n_c)]
+    graph.structure_types["Compound"] = "smiles"
     out = tmp_path_factory.mktemp("kg") / "toy"
     save_kg(graph, out)
     return out
 
 
-def _config(graph_dir, decoder="distmult", **train):
+def _config(graph_dir, decoder="distmult", compound_features="none", **train):
     return load_link_config(raw={
         "task": "repurposing", "graph": str(graph_dir), "edge_type": ["Compound", "treats", "Disease"],
         "split": {"method": "random", "sizes": [0.7, 0.15, 0.15], "seed": 0},
-        "model": {"hidden_dim": 32, "layers": 2, "decoder": decoder},
+        "model": {"hidden_dim": 32, "layers": 2, "decoder": decoder, "compound_features": compound_features},
         "train": {"epochs": 60, "lr": 0.01, "patience": 60, **train}})
 
 
@@ -130,3 +132,17 @@ def test_kg_train_and_rank_from_the_command_line(toy_graph, tmp_path):
     assert result.stdout.startswith("  1. ") and len(json.loads((tmp_path / "rank.json").read_text())) == 5
     missing = runner.invoke(app, ["kg", "rank", str(tmp_path / "run"), "--node", "nope"])
     assert missing.exit_code != 0
+
+
+def test_a_compound_outside_the_graph_is_scored_from_its_structure(toy_graph, tmp_path):
+    """(The toy compounds' SMILES are arbitrary: this checks the mechanics, not the chemistry.)"""
+    from gnn_drug.tasks.link_prediction import LinkPredictor
+
+    train_link_run(_config(toy_graph, compound_features="morgan", epochs=5), tmp_path / "run", log=quiet)
+    predictor = LinkPredictor.load(tmp_path / "run")
+    assert "Compound" in predictor.features  # Morgan bits from the stored SMILES
+    rows = predictor.rank_new_compound("CCCCCCCCCCCO", top=4)
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4] and all(r["id"].startswith("d") for r in rows)
+    other = predictor.rank_new_compound("c1ccccc1C(=O)O", top=12)
+    assert {r["id"] for r in other} == set(predictor.graph.node_ids["Disease"])
+    assert [r["score"] for r in rows] != [r["score"] for r in other[:4]]  # the structure matters
