@@ -5,14 +5,15 @@ learned embedding for kinds without features. Each layer, per relation r and nod
 h_i' = h_i + ReLU(LayerNorm( sum_r ( W_self,r h_i + W_r mean_{j in N_r(i)} h_j ) )), i.e. PyG ``HeteroConv`` of
 ``SAGEConv`` summed over relations (R-GCN with per-relation root weights and mean normalisation), normalised per
 node kind (a Gene node sums messages of many relations) and with a residual connection.
-Reverse edges are added for every relation, so information flows both ways.
+Reverse edges are added for every relation, so information flows both ways. ``conv="hgt"`` uses the
+Heterogeneous Graph Transformer layer instead (Hu et al. 2020; per-type attention over neighbours).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch_geometric.nn import HeteroConv, SAGEConv
+from torch_geometric.nn import HeteroConv, HGTConv, SAGEConv
 
 EdgeType = tuple[str, str, str]
 
@@ -31,7 +32,8 @@ def with_reverse_edges(edge_index: dict[EdgeType, torch.Tensor]) -> dict[EdgeTyp
 
 class HeteroEncoder(nn.Module):
     def __init__(self, num_nodes: dict[str, int], feature_dims: dict[str, int], edge_types: list[EdgeType],
-                 hidden_dim: int = 64, layers: int = 2, dropout: float = 0.0) -> None:
+                 hidden_dim: int = 64, layers: int = 2, dropout: float = 0.0, conv: str = "sage",
+                 heads: int = 2) -> None:
         super().__init__()
         self.kinds = list(num_nodes)
         self.inputs = nn.ModuleDict()
@@ -43,9 +45,15 @@ class HeteroEncoder(nn.Module):
             else:
                 self.embeddings[key] = nn.Parameter(torch.randn(n, hidden_dim) * 0.1)
         all_types = list(edge_types) + [reverse_type(t) for t in edge_types]
-        self.convs = nn.ModuleList(
-            HeteroConv({t: SAGEConv((hidden_dim, hidden_dim), hidden_dim) for t in all_types}, aggr="sum")
-            for _ in range(layers))
+        if conv == "sage":
+            self.convs = nn.ModuleList(
+                HeteroConv({t: SAGEConv((hidden_dim, hidden_dim), hidden_dim) for t in all_types}, aggr="sum")
+                for _ in range(layers))
+        elif conv == "hgt":
+            self.convs = nn.ModuleList(HGTConv(hidden_dim, hidden_dim, (list(num_nodes), all_types), heads=heads)
+                                       for _ in range(layers))
+        else:
+            raise ValueError(f"unknown heterogeneous convolution {conv!r}; choose sage or hgt")
         self.norms = nn.ModuleList(nn.ModuleDict({_key(k): nn.LayerNorm(hidden_dim) for k in num_nodes})
                                    for _ in range(layers))
         self.dropout = nn.Dropout(dropout)

@@ -48,6 +48,7 @@ class LinkSplitConfig(_Strict):
 
 
 class LinkModelConfig(_Strict):
+    encoder: Literal["sage", "hgt"] = Field("sage", description="relational GraphSAGE (R-GCN family) or HGT")
     hidden_dim: int = Field(64, ge=4)
     layers: int = Field(2, ge=0)
     dropout: float = Field(0.0, ge=0, lt=1)
@@ -136,7 +137,7 @@ class LinkModel(torch.nn.Module):
         super().__init__()
         self.encoder = HeteroEncoder({k: len(v) for k, v in graph.node_ids.items()},
                                      {k: v.shape[1] for k, v in features.items()}, list(graph.edges),
-                                     config.hidden_dim, config.layers, config.dropout)
+                                     config.hidden_dim, config.layers, config.dropout, config.encoder)
         self.decoder = DECODERS[config.decoder](config.hidden_dim)
 
 

@@ -146,3 +146,10 @@ def test_a_compound_outside_the_graph_is_scored_from_its_structure(toy_graph, tm
     other = predictor.rank_new_compound("c1ccccc1C(=O)O", top=12)
     assert {r["id"] for r in other} == set(predictor.graph.node_ids["Disease"])
     assert [r["score"] for r in rows] != [r["score"] for r in other[:4]]  # the structure matters
+
+
+def test_hgt_encoder_trains_too(toy_graph, tmp_path):
+    config = _config(toy_graph, epochs=3)
+    config.model.encoder = "hgt"
+    metrics = train_link_run(config, tmp_path / "run", log=quiet)
+    assert 0 < metrics["test"]["mrr"] <= 1 and metrics["epochs_run"] == 3
