@@ -160,3 +160,18 @@ def test_a_pair_model_is_not_mistaken_for_a_molecule_model(affinity_run):
     out, _ = affinity_run
     with pytest.raises(DataError, match="affinity model scores"):
         MoleculePropertyPredictor.load(out)
+
+
+def test_tuning_an_affinity_config(davis_slice, feature_cache, tmp_path):
+    """The tuner trains pair tasks through their own recipe and writes a ready-to-train best.yaml."""
+    import yaml
+
+    from gnn_drug.tune.study import run_study
+
+    raw = _config(davis_slice, feature_cache, train={"epochs": 2, "seeds": [0]}).model_dump(mode="json")
+    raw["search"] = {"model.entity.out_dim": {"choices": [16, 32]}, "model.fusion": {"choices": ["concat", "product"]}}
+    (tmp_path / "tune.yaml").write_text(yaml.safe_dump(raw))
+    result = run_study(tmp_path / "tune.yaml", tmp_path / "out", trials=2, study_name="aff", log=quiet)
+    assert result.finished_trials == 2
+    best = load_config(tmp_path / "out" / "best.yaml")
+    assert best.task == "affinity" and best.model.fusion == result.best_params["model.fusion"]
