@@ -60,10 +60,17 @@ def train(
     comes from the environment (several machines)."""
     from gnn_drug.errors import ConfigError
     from gnn_drug.tasks.config import load_config
+    from gnn_drug.tasks.link_prediction import LINK_TASKS
     from gnn_drug.tasks.molecule_property import train_run, train_run_parallel
     from gnn_drug.tasks.pairs import PAIR_TASKS, train_pair_run
     from gnn_drug.train.distributed import context_from_environment
+    from gnn_drug.yaml_files import read_yaml_mapping
 
+    if read_yaml_mapping(config, "config file").get("task") in LINK_TASKS:  # a knowledge-graph task
+        if set_ or split_file or nproc > 1 or device:
+            _fail(f"{config}: --set, --split-file, --nproc and --device apply to molecule and pair tasks")
+        _train_link(config, out, data_dir, resume)
+        return
     overrides = list(set_ or [])
     if split_file is not None:
         overrides.append(f"split.split_file={split_file}")
@@ -455,17 +462,34 @@ def kg_train(
     data_dir: DataDir = None,
 ) -> None:
     """Train a link predictor (target prediction, repurposing) on a knowledge graph; compare with the degree prior."""
+    _train_link(config, out, data_dir, resume)
+
+
+def _train_link(config: Path, out: Path, data_dir: Path | None, resume: bool) -> None:
     from gnn_drug.tasks.link_prediction import load_link_config, train_link_run
 
     try:
         metrics = train_link_run(load_link_config(config), out, config_path=config, data_dir=data_dir, resume=resume)
     except KeyboardInterrupt:
-        typer.echo(f"interrupted; continue with: gnn-drug kg train {config} --out {out} --resume", err=True)
+        typer.echo(f"interrupted; continue from the last checkpoint with: gnn-drug train {config} --out {out} "
+                   "--resume", err=True)
         raise typer.Exit(130) from None
     for part in ("val", "test", "degree_prior_test"):
         shown = {k: round(v, 4) for k, v in metrics[part].items() if isinstance(v, float)}
         typer.echo(f"{part}: {json.dumps(shown)}")
     typer.echo(f"run written to {out}")
+
+
+def _print_ranking(rows: list[dict], out: Path | None) -> None:
+    from gnn_drug.data.atomic import atomic_write_text
+
+    for row in rows:
+        typer.echo(f"{row['rank']:>3}. {row['name']} ({row['id']})  score {row['score']:.3f}"
+                   + ("  [already in the graph]" if row["known"] else ""))
+        for path in row.get("paths", []):
+            typer.echo(f"       {path}")
+    if out is not None:
+        atomic_write_text(out, json.dumps(rows, indent=2))
 
 
 @kg_app.command("rank")
@@ -484,20 +508,55 @@ def kg_rank(
 ) -> None:
     """Rank candidates for a node with a trained link model (which drugs for this disease, which targets for this
     compound), each with the graph paths that connect it."""
-    from gnn_drug.data.atomic import atomic_write_text
     from gnn_drug.tasks.link_prediction import LinkPredictor
 
     if (node is None) == (smiles is None):
         _fail("give --node or --smiles")
     predictor = LinkPredictor.load(run_dir, data_dir)
     rows = predictor.rank(node, top, include_known, explain) if node else predictor.rank_new_compound(smiles, top)
-    for row in rows:
-        typer.echo(f"{row['rank']:>3}. {row['name']} ({row['id']})  score {row['score']:.3f}"
-                   + ("  [already in the graph]" if row["known"] else ""))
-        for path in row.get("paths", []):
-            typer.echo(f"       {path}")
-    if out is not None:
-        atomic_write_text(out, json.dumps(rows, indent=2))
+    _print_ranking(rows, out)
+
+
+@app.command()
+def repurpose(
+    run_dir: Annotated[Path, typer.Argument(help="A Compound–treats–Disease run (gnn-drug train/kg train).")],
+    disease: Annotated[str, typer.Option("--disease", help="Disease id (DOID:…) or name.")],
+    top: Annotated[int, typer.Option("--top", min=1)] = 25,
+    explain: Annotated[int, typer.Option("--explain", min=0, help="Graph paths shown per compound.")] = 3,
+    include_known: Annotated[bool, typer.Option("--include-known")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the ranking as JSON.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Which compounds could treat this disease, and through which genes, pathways, similar drugs."""
+    from gnn_drug.tasks.link_prediction import LinkPredictor
+
+    predictor = LinkPredictor.load(run_dir, data_dir)
+    node = predictor.find_node(disease, predictor.edge_type[2])
+    _print_ranking(predictor.rank(node, top, include_known, explain), out)
+
+
+@app.command()
+def targets(
+    run_dir: Annotated[Path, typer.Argument(help="A Compound–binds–Gene run (gnn-drug train/kg train).")],
+    compound: Annotated[str | None, typer.Option("--compound", help="Compound id (DB…) or name.")] = None,
+    smiles: Annotated[str | None, typer.Option("--smiles", help="A compound not in the graph.")] = None,
+    top: Annotated[int, typer.Option("--top", min=1)] = 20,
+    explain: Annotated[int, typer.Option("--explain", min=0, help="Graph paths shown per target.")] = 3,
+    include_known: Annotated[bool, typer.Option("--include-known")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the ranking as JSON.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Which genes (targets) this compound is predicted to bind."""
+    from gnn_drug.tasks.link_prediction import LinkPredictor
+
+    if (compound is None) == (smiles is None):
+        _fail("give --compound or --smiles")
+    predictor = LinkPredictor.load(run_dir, data_dir)
+    if smiles is not None:
+        _print_ranking(predictor.rank_new_compound(smiles, top), out)
+        return
+    node = predictor.find_node(compound, predictor.edge_type[0])
+    _print_ranking(predictor.rank(node, top, include_known, explain), out)
 
 
 def main() -> None:

@@ -51,3 +51,31 @@ def degree_prior(train_pairs: np.ndarray, n_targets: int) -> Callable[[np.ndarra
     """Scores every target by its training degree, whatever the source: the popularity baseline."""
     degree = np.bincount(train_pairs[:, 1], minlength=n_targets).astype(np.float64)
     return lambda sources: np.broadcast_to(degree, (len(sources), n_targets))
+
+
+def sampled_auc(score_pairs: Callable[[np.ndarray, np.ndarray], np.ndarray], positives: np.ndarray,
+                n_targets: int, known: dict[int, set[int]], negatives_per_positive: int = 10,
+                seed: int = 0) -> dict[str, float]:
+    """AUROC and AUPR of held-out positives against ``negatives_per_positive`` random non-edges each (same source,
+    a target of the right kind that is not a known edge): the usual protocol of DTI and repurposing papers."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    neg_src, neg_dst = [], []
+    for s, _ in positives.tolist():
+        taken = known.get(s, set())
+        drawn = 0
+        while drawn < negatives_per_positive and len(taken) < n_targets:
+            t = int(rng.integers(0, n_targets))
+            if t not in taken:
+                neg_src.append(s)
+                neg_dst.append(t)
+                drawn += 1
+    src = np.concatenate([positives[:, 0], np.asarray(neg_src, dtype=np.int64)])
+    dst = np.concatenate([positives[:, 1], np.asarray(neg_dst, dtype=np.int64)])
+    labels = np.concatenate([np.ones(len(positives)), np.zeros(len(neg_src))])
+    if len(positives) == 0 or len(neg_src) == 0:
+        return {"auroc": float("nan"), "aupr": float("nan")}
+    scores = np.asarray(score_pairs(src, dst), dtype=np.float64)
+    return {"auroc": float(roc_auc_score(labels, scores)), "aupr": float(average_precision_score(labels, scores)),
+            "negatives_per_positive": negatives_per_positive}

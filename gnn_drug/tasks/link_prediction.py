@@ -25,7 +25,7 @@ from torch.nn import functional as F
 from gnn_drug.data.atomic import atomic_write_text
 from gnn_drug.errors import ConfigError, DataError
 from gnn_drug.kg.build import EdgeType, KnowledgeGraph, build_kg, load_kg
-from gnn_drug.kg.ranking import degree_prior, filtered_ranks, known_targets, ranking_metrics
+from gnn_drug.kg.ranking import degree_prior, filtered_ranks, known_targets, ranking_metrics, sampled_auc
 from gnn_drug.kg.spec import load_kg_spec
 from gnn_drug.kg.splits import EdgeSplit, message_graph, split_edges
 from gnn_drug.models.hetero_encoder import HeteroEncoder, with_reverse_edges
@@ -158,12 +158,22 @@ def _score_fn(model: LinkModel, z: dict[str, torch.Tensor], edge_type: EdgeType)
     return score
 
 
-def _evaluate(model, features, seen, split, graph, part: str, known) -> dict:
+def _evaluate(model, features, seen, split, graph, part: str, known, with_auc: bool = False) -> dict:
     model.eval()
     with torch.no_grad():
         z = model.encoder(features, _edge_index(seen, split.edge_type, None))
     pairs = split.pairs(graph, part)
-    return ranking_metrics(filtered_ranks(_score_fn(model, z, split.edge_type), pairs, known))
+    metrics = ranking_metrics(filtered_ranks(_score_fn(model, z, split.edge_type), pairs, known))
+    if with_auc:
+        source_kind, _, target_kind = split.edge_type
+
+        def score_pairs(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                sources, targets = z[source_kind][torch.from_numpy(src)], z[target_kind][torch.from_numpy(dst)]
+                return model.decoder(sources, targets).numpy()
+
+        metrics.update(sampled_auc(score_pairs, pairs, len(graph.node_ids[target_kind]), known))
+    return metrics
 
 
 # ---- training ------------------------------------------------------------------------------------------------
@@ -248,9 +258,8 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
     metrics = {"edge_type": list(edge_type), "split": {"method": config.split.method, "train": len(split.train),
                                                       "val": len(split.val), "test": len(split.test)},
                "val": _evaluate(model, features, seen, split, graph, "val", known_val),
-               "test": _evaluate(model, features, seen, split, graph, "test", known_all),
-               "degree_prior_test": ranking_metrics(filtered_ranks(degree_prior(train_pairs, n_targets), test_pairs,
-                                                                   known_all)),
+               "test": _evaluate(model, features, seen, split, graph, "test", known_all, with_auc=True),
+               "degree_prior_test": _degree_prior_metrics(train_pairs, test_pairs, n_targets, known_all),
                "removed_from_message_graph": {k: v for k, v in removed.items() if v},
                "best_epoch": best_epoch + 1, "epochs_run": len(history),
                "seconds_per_epoch": float(np.median([h["seconds"] for h in history])) if history else None,
@@ -262,6 +271,15 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
     save_model_dir(out / "model", dict(model.state_dict()), card)
     atomic_write_text(out / "history.json", json.dumps(history, indent=2))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    return metrics
+
+
+def _degree_prior_metrics(train_pairs: np.ndarray, test_pairs: np.ndarray, n_targets: int,
+                          known: dict[int, set[int]]) -> dict:
+    prior = degree_prior(train_pairs, n_targets)
+    metrics = ranking_metrics(filtered_ranks(prior, test_pairs, known))
+    degree = prior(np.zeros(1, dtype=np.int64))[0]
+    metrics.update(sampled_auc(lambda _s, d: degree[d], test_pairs, n_targets, known))
     return metrics
 
 
@@ -319,6 +337,23 @@ class LinkPredictor:
             raise DataError(f"{run_dir}: the graph's source files changed since training ({', '.join(changed[:3])}); "
                             "retrain the model")
         return cls(card, tensors, graph)
+
+    def find_node(self, text: str, kind: str) -> str:
+        """A node id of ``kind`` from an id, an id without its kind prefix (``DOID:9352``) or a name (case does not
+        matter); an unknown text gets a clear error with close matches."""
+        import difflib
+
+        ids, names = self.graph.node_ids[kind], self.graph.node_names[kind]
+        by_key = {}
+        for node, name in zip(ids, names, strict=True):
+            for key in (node, node.split("::", 1)[-1], name):
+                by_key.setdefault(key.lower(), node)
+        hit = by_key.get(text.strip().lower())
+        if hit is not None:
+            return hit
+        close = difflib.get_close_matches(text.strip().lower(), list(by_key), n=5, cutoff=0.6)
+        hint = f"; close matches: {', '.join(repr(by_key[c]) + ' (' + c + ')' for c in close)}" if close else ""
+        raise DataError(f"{text!r} is not a {kind} of {self.graph.name} (by id or name){hint}")
 
     def rank_new_compound(self, smiles: str, top: int = 20) -> list[dict]:
         """Targets for a compound that is not in the graph: its Morgan bits enter as an extra, edge-less node of

@@ -76,3 +76,20 @@ def test_degree_prior_ranks_popular_targets_first():
     assert np.argmax(score(np.array([5]))[0]) == 2
     ranks = filtered_ranks(score, np.array([[4, 2], [4, 3]]), known_targets(train))
     assert ranks[0] == 1.0 and ranks[1] == 3.5  # target 3 has no training edge: tied last with target 0
+
+
+def test_sampled_auc_draws_only_true_non_edges():
+    from gnn_drug.kg.ranking import sampled_auc
+
+    positives = np.array([[0, 0], [1, 1]])
+    known = known_targets(positives, np.array([[0, 2]]))
+    seen_pairs = []
+
+    def score(src, dst):
+        seen_pairs.extend(zip(src.tolist(), dst.tolist(), strict=True))
+        return (dst == src).astype(float)  # a perfect scorer for these positives
+
+    result = sampled_auc(score, positives, n_targets=5, known=known, negatives_per_positive=3)
+    assert result["auroc"] == 1.0 and result["aupr"] == 1.0
+    negatives = seen_pairs[2:]
+    assert len(negatives) == 6 and (0, 2) not in negatives and (0, 0) not in negatives and (1, 1) not in negatives

@@ -52,6 +52,7 @@ def test_the_gnn_learns_the_rule_and_beats_the_degree_prior(toy_graph, tmp_path)
     assert metrics["test"]["n"] == metrics["split"]["test"] > 0
     # 12 diseases: a random ranking has MRR ~0.26; the degree prior ~0.22 here; the GNN ~0.44
     assert metrics["test"]["mrr"] > 1.5 * metrics["degree_prior_test"]["mrr"]
+    assert metrics["test"]["auroc"] > metrics["degree_prior_test"]["auroc"] and 0 < metrics["test"]["aupr"] <= 1
     card = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
     assert card["edge_type"] == ["Compound", "treats", "Disease"] and "test" in card["metrics"]
 
@@ -153,3 +154,24 @@ def test_hgt_encoder_trains_too(toy_graph, tmp_path):
     config.model.encoder = "hgt"
     metrics = train_link_run(config, tmp_path / "run", log=quiet)
     assert 0 < metrics["test"]["mrr"] <= 1 and metrics["epochs_run"] == 3
+
+
+def test_train_repurpose_and_targets_commands_with_names(toy_graph, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from gnn_drug.cli import app
+
+    (tmp_path / "ctd.yaml").write_text(yaml.safe_dump(_config(toy_graph, epochs=2).model_dump(mode="json")))
+    runner = CliRunner()
+    result = runner.invoke(app, ["train", str(tmp_path / "ctd.yaml"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "model" / "model.json").is_file()
+    result = runner.invoke(app, ["repurpose", str(tmp_path / "run"), "--disease", "D3", "--top", "3"])
+    assert result.exit_code == 0, result.output  # names and ids match without regard to case
+    assert result.stdout.count("score") == 3
+    wrong = runner.invoke(app, ["repurpose", str(tmp_path / "run"), "--disease", "d99"])
+    assert wrong.exit_code != 0 and "close matches" in str(wrong.exception)
+    result = runner.invoke(app, ["targets", str(tmp_path / "run"), "--compound", "c5", "--top", "2"])
+    assert result.exit_code == 0, result.output
+    assert "(d" in result.stdout
