@@ -1,0 +1,114 @@
+"""Knowledge-graph benchmark: build time and memory of the Hetionet graph, then link prediction runs (the GNN, a
+DistMult embedding model without message passing as the KGE baseline, and the degree prior, all on the same
+split), written to experiments/results/kg.md and kg.json.
+
+    python experiments/bench_kg.py [--runs ctd_random ctd_cold cbg_random cbg_cold] [--epochs N]
+
+Each run's record holds the config, the command, filtered MRR / Hits@k / AUROC / AUPR on the test edges, seconds
+per full-graph epoch and peak memory (resource.getrusage max RSS of this process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from gnn_drug.data.atomic import atomic_write_text
+from gnn_drug.kg.build import build_kg
+from gnn_drug.kg.spec import load_kg_spec
+from gnn_drug.tasks.link_prediction import load_link_config, train_link_run
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+RUNS = {
+    "ctd_random": ("kg/hetionet_ctd.yaml", {"split": {"method": "random"}}),
+    "ctd_cold": ("kg/hetionet_ctd.yaml", {"split": {"method": "cold_source"}}),
+    "cbg_random": ("kg/hetionet_cbg.yaml", {"split": {"method": "random"}}),
+    "cbg_cold": ("kg/hetionet_cbg.yaml", {"split": {"method": "cold_source"}}),
+}
+KGE = {"model": {"layers": 0, "compound_features": "none"}}  # DistMult on learned embeddings only
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def _merge(raw: dict, change: dict) -> dict:
+    out = dict(raw)
+    for key, value in change.items():
+        out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
+def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir) -> dict:
+    config_file, change = RUNS[name]
+    config = load_link_config(HERE / config_file)
+    raw = _merge(config.model_dump(mode="json"), change)
+    if variant == "kge":
+        raw = _merge(raw, KGE)
+    if epochs:
+        raw = _merge(raw, {"train": {"epochs": epochs}})
+    config = load_link_config(raw=raw)
+    out = work / f"{name}_{variant}"
+    if out.exists():
+        shutil.rmtree(out)
+    metrics = train_link_run(config, out, config_path=HERE / config_file, data_dir=data_dir,
+                             log=lambda m: print(f"[{name}/{variant}] {m}", file=sys.stderr, flush=True))
+    return {"run": name, "variant": variant, "config": config_file, "overrides": raw["split"] | raw["train"],
+            "metrics": metrics, "peak_rss_gb": round(_peak_rss_gb(), 2),
+            "command": f"python experiments/bench_kg.py --runs {name}" + (f" --epochs {epochs}" if epochs else "")}
+
+
+def write_tables(build: dict, records: list[dict]) -> None:
+    lines = ["# Knowledge graph", "", "Written by `experiments/bench_kg.py` (2 CPU cores).", "",
+             f"Hetionet build (`experiments/kg/hetionet.yaml`): {build['nodes']:,} nodes, {build['edges']:,} edges, "
+             f"{build['seconds']:.1f} s, peak RSS {build['peak_rss_gb']:.2f} GB.", "",
+             "| run | model | test edges | MRR | Hits@1 | Hits@10 | Hits@100 | AUROC | AUPR | s/epoch | epochs "
+             "(best) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        m = r["metrics"]
+        for label, part in ((r["variant"], m["test"]), ("degree prior", m["degree_prior_test"])):
+            if label == "degree prior" and r["variant"] != "gnn":
+                continue
+            timing = (f"{m['seconds_per_epoch']:.1f} | {m['epochs_run']} ({m['best_epoch']})"
+                      if label != "degree prior" else "— | —")
+            lines.append(f"| {r['run']} | {label} | {m['split']['test']} | {part['mrr']:.3f} | {part['hits@1']:.3f} | "
+                         f"{part['hits@10']:.3f} | {part['hits@100']:.3f} | {part.get('auroc', float('nan')):.3f} | "
+                         f"{part.get('aupr', float('nan')):.3f} | {timing} |")
+    lines += ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in records})
+    atomic_write_text(RESULTS / "kg.md", "\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", default=["ctd_random"], choices=sorted(RUNS))
+    parser.add_argument("--variants", nargs="+", default=["gnn", "kge"], choices=["gnn", "kge"])
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--work", type=Path, default=HERE / "work" / "bench_kg")
+    parser.add_argument("--data-dir", type=Path, default=os.environ.get("GNN_DRUG_DATA"))
+    args = parser.parse_args()
+    start = time.perf_counter()
+    graph = build_kg(load_kg_spec(HERE / "kg" / "hetionet.yaml"), HERE / "kg" / "hetionet.yaml", args.data_dir)
+    build = {"nodes": sum(graph.node_counts().values()), "edges": sum(graph.edge_counts().values()),
+             "seconds": time.perf_counter() - start, "peak_rss_gb": _peak_rss_gb()}
+    del graph
+    path = RESULTS / "kg.json"
+    previous = json.loads(path.read_text()) if path.exists() else {"records": []}
+    records = [r for r in previous["records"] if (r["run"], r["variant"]) not in
+               {(n, v) for n in args.runs for v in args.variants}]
+    for name in args.runs:
+        for variant in args.variants:
+            records.append(bench_run(name, variant, args.epochs, args.work, args.data_dir))
+            atomic_write_text(path, json.dumps({"build": build, "records": records}, indent=2))
+            write_tables(build, records)
+
+
+if __name__ == "__main__":
+    main()
