@@ -172,6 +172,8 @@ def main() -> None:
     records = {r["name"]: r for r in json.loads(path.read_text())} if path.exists() else {}
     for name in args.runs:
         record = bench_one(name, args.extra, args.work, args.data_dir)
+        if path.exists():  # another bench process may have added records meanwhile: keep them
+            records = {r["name"]: r for r in json.loads(path.read_text())}
         records[name] = record
         atomic_write_text(path, json.dumps(list(records.values()), indent=2))
         write_tables(records)
