@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from gnn_drug.data.atomic import atomic_write_text
 from gnn_drug.kg.build import build_kg
 from gnn_drug.kg.spec import load_kg_spec
@@ -47,7 +49,8 @@ def _merge(raw: dict, change: dict) -> dict:
     return out
 
 
-def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir, kge_epochs: int = 1000) -> dict:
+def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir, kge_epochs: int = 1000,
+              sets: list[str] | None = None) -> dict:
     config_file, change = RUNS[name]
     config = load_link_config(HERE / config_file)
     raw = _merge(config.model_dump(mode="json"), change)
@@ -55,6 +58,10 @@ def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir,
         raw = _merge(raw, {"train": {"epochs": epochs}})
     if variant == "kge":  # embeddings alone need many more (cheap) full-batch steps than the GNN
         raw = _merge(_merge(raw, KGE), {"train": {"epochs": kge_epochs, "patience": max(100, kge_epochs // 5)}})
+    for assignment in sets or []:  # section.key=value, e.g. train.lr=0.001
+        key, value = assignment.split("=", 1)
+        section, field = key.split(".", 1)
+        raw = _merge(raw, {section: {field: yaml.safe_load(value)}})
     config = load_link_config(raw=raw)
     out = work / f"{name}_{variant}"
     if out.exists():
@@ -65,7 +72,8 @@ def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir,
             "metrics": metrics, "peak_rss_gb": round(_peak_rss_gb(), 2),
             "command": f"python experiments/bench_kg.py --runs {name} --variants {variant}"
                        + (f" --epochs {epochs}" if epochs and variant == "gnn" else "")
-                       + (f" --kge-epochs {kge_epochs}" if variant == "kge" else "")}
+                       + (f" --kge-epochs {kge_epochs}" if variant == "kge" else "")
+                       + "".join(f" --set {a}" for a in sets or [])}
 
 
 def write_tables(build: dict, records: list[dict]) -> None:
@@ -95,6 +103,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=["gnn", "kge"], choices=["gnn", "kge"])
     parser.add_argument("--epochs", type=int, default=None, help="GNN epochs (default: the config's)")
     parser.add_argument("--kge-epochs", type=int, default=1000, help="epochs of the embedding-only baseline")
+    parser.add_argument("--set", dest="sets", action="append", default=[], help="override, e.g. train.lr=0.001")
     parser.add_argument("--work", type=Path, default=HERE / "work" / "bench_kg")
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("GNN_DRUG_DATA"))
     args = parser.parse_args()
@@ -109,7 +118,8 @@ def main() -> None:
                {(n, v) for n in args.runs for v in args.variants}]
     for name in args.runs:
         for variant in args.variants:
-            records.append(bench_run(name, variant, args.epochs, args.work, args.data_dir, args.kge_epochs))
+            records.append(bench_run(name, variant, args.epochs, args.work, args.data_dir, args.kge_epochs,
+                                     args.sets))
             atomic_write_text(path, json.dumps({"build": build, "records": records}, indent=2))
             write_tables(build, records)
 
