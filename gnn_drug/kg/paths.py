@@ -55,34 +55,55 @@ def _degrees(graph: KnowledgeGraph) -> dict[str, np.ndarray]:
     return degrees
 
 
+class PathExplainer:
+    """Degrees and neighbour maps computed once, for explaining many pairs of one graph (a ranking)."""
+
+    def __init__(self, graph: KnowledgeGraph) -> None:
+        self.graph = graph
+        self.degrees = _degrees(graph)
+        self._steps: dict[tuple[str, str, str], dict[int, set[int]]] = {}
+
+    def neighbours(self, from_kind: str, relation: str, to_kind: str) -> dict[int, set[int]]:
+        key = (from_kind, relation, to_kind)
+        if key not in self._steps:
+            self._steps[key] = _neighbours(self.graph, from_kind, relation, to_kind)
+        return self._steps[key]
+
+    def explain(self, source_id: str, target_id: str, metapaths: Sequence[Sequence[str]],
+                limit: int = 10) -> list[GraphPath]:
+        """Up to ``limit`` concrete paths from ``source_id`` to ``target_id`` along any of ``metapaths`` (kinds
+        and relations alternating), best weight first. Intermediate nodes never repeat a path's endpoints."""
+        degrees = self.degrees
+        found: list[GraphPath] = []
+        for metapath in metapaths:
+            kinds, relations = list(metapath[0::2]), list(metapath[1::2])
+            start = self.graph.index(kinds[0]).get(source_id)
+            end = self.graph.index(kinds[-1]).get(target_id)
+            if start is None or end is None:
+                continue
+            steps = [self.neighbours(a, r, b) for a, r, b in zip(kinds[:-1], relations, kinds[1:], strict=True)]
+            frontier = [[start]]
+            for depth, step in enumerate(steps):
+                kind = kinds[depth + 1]
+                if depth == len(steps) - 1:
+                    frontier = [p + [end] for p in frontier if end in step.get(p[-1], ())]
+                    break
+                endpoints = {start} if kind == kinds[0] else set()
+                endpoints |= {end} if kind == kinds[-1] else set()
+                frontier = [p + [n] for p in frontier for n in step.get(p[-1], ()) if n not in endpoints]
+                if len(frontier) > 100_000:  # a hub explosion: keep the partial paths through the least connected nodes
+                    weights = [np.prod([degrees[kinds[i]][n] for i, n in enumerate(p)]) for p in frontier]
+                    frontier = [frontier[i] for i in np.argsort(weights)[:100_000]]
+            for path in frontier:
+                weight = float(np.prod([max(degrees[kinds[i]][n], 1.0) ** -0.5 for i, n in enumerate(path)]))
+                ids, names = self.graph.node_ids, self.graph.node_names
+                nodes = [(kinds[i], ids[kinds[i]][n], names[kinds[i]][n]) for i, n in enumerate(path)]
+                found.append(GraphPath(list(metapath), nodes, weight))
+        found.sort(key=lambda p: -p.weight)
+        return found[:limit]
+
+
 def explain(graph: KnowledgeGraph, source_id: str, target_id: str, metapaths: Sequence[Sequence[str]],
             limit: int = 10) -> list[GraphPath]:
-    """Up to ``limit`` concrete paths from ``source_id`` to ``target_id`` along any of ``metapaths`` (kinds and
-    relations alternating), best weight first. Intermediate nodes never repeat a path's endpoints."""
-    degrees = _degrees(graph)
-    found: list[GraphPath] = []
-    for metapath in metapaths:
-        kinds, relations = list(metapath[0::2]), list(metapath[1::2])
-        start = graph.index(kinds[0]).get(source_id)
-        end = graph.index(kinds[-1]).get(target_id)
-        if start is None or end is None:
-            continue
-        steps = [_neighbours(graph, a, r, b) for a, r, b in zip(kinds[:-1], relations, kinds[1:], strict=True)]
-        frontier = [[start]]
-        for depth, step in enumerate(steps):
-            kind = kinds[depth + 1]
-            if depth == len(steps) - 1:
-                frontier = [p + [end] for p in frontier if end in step.get(p[-1], ())]
-                break
-            endpoints = {start} if kind == kinds[0] else set()
-            endpoints |= {end} if kind == kinds[-1] else set()
-            frontier = [p + [n] for p in frontier for n in step.get(p[-1], ()) if n not in endpoints]
-            if len(frontier) > 100_000:  # a hub explosion: keep the partial paths through the least connected nodes
-                weights = [np.prod([degrees[kinds[i]][n] for i, n in enumerate(p)]) for p in frontier]
-                frontier = [frontier[i] for i in np.argsort(weights)[:100_000]]
-        for path in frontier:
-            weight = float(np.prod([max(degrees[kinds[i]][n], 1.0) ** -0.5 for i, n in enumerate(path)]))
-            nodes = [(kinds[i], graph.node_ids[kinds[i]][n], graph.node_names[kinds[i]][n]) for i, n in enumerate(path)]
-            found.append(GraphPath(list(metapath), nodes, weight))
-    found.sort(key=lambda p: -p.weight)
-    return found[:limit]
+    """:meth:`PathExplainer.explain` for a single pair."""
+    return PathExplainer(graph).explain(source_id, target_id, metapaths, limit)

@@ -379,7 +379,7 @@ class LinkPredictor:
 
     def rank(self, node_id: str, top: int = 20, include_known: bool = False, explain_paths: int = 0) -> list[dict]:
         """Candidates for ``node_id`` (a source-kind node: targets; a target-kind node: sources), best first."""
-        from gnn_drug.kg.paths import explain
+        from gnn_drug.kg.paths import PathExplainer
 
         source_kind, _, target_kind = self.edge_type
         if node_id in self.graph.index(source_kind):
@@ -396,6 +396,7 @@ class LinkPredictor:
         edges = self.graph.edges[self.edge_type]
         known = set((edges.target[edges.source == q] if as_source else edges.source[edges.target == q]).tolist())
         metapaths = two_step_metapaths(self.graph, self.edge_type)
+        explainer = PathExplainer(self.graph) if explain_paths else None
         rows = []
         for i in np.argsort(-scores, kind="stable"):
             if int(i) in known and not include_known:
@@ -405,7 +406,7 @@ class LinkPredictor:
                    "score": float(scores[i]), "known": int(i) in known}
             if explain_paths:
                 src, dst = (node_id, candidate) if as_source else (candidate, node_id)
-                row["paths"] = [p.text() for p in explain(self.graph, src, dst, metapaths, explain_paths)]
+                row["paths"] = [p.text() for p in explainer.explain(src, dst, metapaths, explain_paths)]
             rows.append(row)
             if len(rows) >= top:
                 break
