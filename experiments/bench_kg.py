@@ -34,6 +34,7 @@ RUNS = {
     "ctd_cold": ("kg/hetionet_ctd.yaml", {"split": {"method": "cold_source"}}),
     "cbg_random": ("kg/hetionet_cbg.yaml", {"split": {"method": "random"}}),
     "cbg_cold": ("kg/hetionet_cbg.yaml", {"split": {"method": "cold_source"}}),
+    "luo_dti_cv": ("kg/luo_dti.yaml", {"split": {"method": "kfold"}}),
 }
 KGE = {"model": {"layers": 0, "compound_features": "none"}}  # DistMult on learned embeddings only
 
@@ -66,14 +67,41 @@ def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir,
     out = work / f"{name}_{variant}"
     if out.exists():
         shutil.rmtree(out)
-    metrics = train_link_run(config, out, config_path=HERE / config_file, data_dir=data_dir,
-                             log=lambda m: print(f"[{name}/{variant}] {m}", file=sys.stderr, flush=True))
+    if config.split.method == "kfold":  # cross-validation: every fold is a test set once; report the mean
+        per_fold = []
+        for fold in range(config.split.folds):
+            fold_config = config.model_copy(update={"split": config.split.model_copy(update={"fold": fold})})
+            per_fold.append(train_link_run(fold_config, out / f"fold{fold}", config_path=HERE / config_file,
+                                           data_dir=data_dir, log=_logger(f"{name}/{variant}/fold{fold}")))
+        metrics = _fold_mean(per_fold)
+    else:
+        metrics = train_link_run(config, out, config_path=HERE / config_file, data_dir=data_dir,
+                                 log=_logger(f"{name}/{variant}"))
     return {"run": name, "variant": variant, "config": config_file, "overrides": raw["split"] | raw["train"],
             "metrics": metrics, "peak_rss_gb": round(_peak_rss_gb(), 2),
             "command": f"python experiments/bench_kg.py --runs {name} --variants {variant}"
                        + (f" --epochs {epochs}" if epochs and variant == "gnn" else "")
                        + (f" --kge-epochs {kge_epochs}" if variant == "kge" else "")
                        + "".join(f" --set {a}" for a in sets or [])}
+
+
+def _logger(prefix: str):
+    return lambda message: print(f"[{prefix}] {message}", file=sys.stderr, flush=True)
+
+
+def _fold_mean(per_fold: list[dict]) -> dict:
+    """Mean over folds of every test / degree-prior figure (and their standard deviation), total test edges."""
+    import numpy as np
+
+    out = {"folds": per_fold, "split": {**per_fold[0]["split"], "test": sum(m["split"]["test"] for m in per_fold)}}
+    for part in ("val", "test", "degree_prior_test"):
+        keys = [k for k, v in per_fold[0][part].items() if isinstance(v, float)]
+        out[part] = {k: float(np.mean([m[part][k] for m in per_fold])) for k in keys}
+        out[part].update({f"{k}_sd": float(np.std([m[part][k] for m in per_fold])) for k in keys})
+    out["seconds_per_epoch"] = float(np.mean([m["seconds_per_epoch"] for m in per_fold]))
+    out["epochs_run"] = round(float(np.mean([m["epochs_run"] for m in per_fold])))
+    out["best_epoch"] = round(float(np.mean([m["best_epoch"] for m in per_fold])))
+    return out
 
 
 def write_tables(build: dict, records: list[dict]) -> None:

@@ -2,7 +2,9 @@
 graph the encoder sees (the message-passing graph) loses every held-out fact — the edge itself, its reverse, and
 any edge of another relation between the same two nodes (e.g. Compound–palliates–Disease for a held-out
 Compound–treats–Disease pair), so no path of length one reveals the answer. Cold splits hold out whole source (or
-target) nodes: every target-type edge of a held-out compound is in validation or test.
+target) nodes: every target-type edge of a held-out compound is in validation or test. ``kfold`` is k-fold
+cross-validation (the DTI papers' protocol): fold k of a seeded partition is the test set, and validation edges
+are drawn from the other folds.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from gnn_drug.data.splits import cold_split, random_split
 from gnn_drug.errors import ConfigError
 from gnn_drug.kg.build import EdgeSet, EdgeType, KnowledgeGraph
 
-KG_SPLIT_METHODS = ("random", "cold_source", "cold_target")
+KG_SPLIT_METHODS = ("random", "cold_source", "cold_target", "kfold")
 
 
 @dataclass
@@ -35,7 +37,9 @@ class EdgeSplit:
 
 
 def split_edges(graph: KnowledgeGraph, edge_type: EdgeType, sizes=(0.8, 0.1, 0.1), seed: int = 0,
-                method: str = "random") -> EdgeSplit:
+                method: str = "random", folds: int = 10, fold: int = 0) -> EdgeSplit:
+    """``sizes`` are train/validation/test fractions; for ``kfold`` the test set is fold ``fold`` of ``folds`` and
+    validation takes ``sizes[1]`` of all edges from the other folds."""
     if edge_type not in graph.edges:
         raise ConfigError(f"edge type {'–'.join(edge_type)} is not in {graph.name}; types are "
                           f"{['–'.join(t) for t in graph.edges]}")
@@ -46,9 +50,26 @@ def split_edges(graph: KnowledgeGraph, edge_type: EdgeType, sizes=(0.8, 0.1, 0.1
         split = cold_split(edges.source, sizes, seed)
     elif method == "cold_target":
         split = cold_split(edges.target, sizes, seed)
+    elif method == "kfold":
+        return EdgeSplit(edge_type, *kfold_split(len(edges), folds, fold, sizes[1], seed))
     else:
         raise ConfigError(f"unknown knowledge-graph split {method!r}; choose from {KG_SPLIT_METHODS}")
     return EdgeSplit(edge_type, split.train, split.val, split.test)
+
+
+def kfold_split(n: int, folds: int, fold: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """(train, val, test) positions: test = fold ``fold`` of a seeded partition into ``folds`` near-equal parts
+    (the same partition for every fold, so the test sets cover every edge exactly once)."""
+    if not 2 <= folds <= n or not 0 <= fold < folds:
+        raise ConfigError(f"k-fold split needs 2 <= folds <= {n} edges and 0 <= fold < folds (got folds={folds}, "
+                          f"fold={fold})")
+    order = np.random.default_rng(seed).permutation(n)
+    parts = np.array_split(order, folds)
+    test = parts[fold]
+    rest = np.concatenate([p for k, p in enumerate(parts) if k != fold])
+    rest = rest[np.random.default_rng(seed + 1 + fold).permutation(len(rest))]
+    n_val = int(round(val_fraction * n))
+    return np.sort(rest[n_val:]), np.sort(rest[:n_val]), np.sort(test)
 
 
 def _pair_keys(source: np.ndarray, target: np.ndarray, n_target: int) -> np.ndarray:

@@ -1,7 +1,10 @@
 """Heterogeneous graph encoder (relational GraphSAGE, the R-GCN family) for knowledge graphs.
 
 Input per node kind: a linear map of given features (compounds: fingerprints; proteins: k-mer composition), or a
-learned embedding for kinds without features. Each layer, per relation r and node i:
+learned embedding for kinds without features. With ``embed_featured=True`` featured kinds get a learned per-node
+embedding too, added to the feature map: it starts at zero, so a node never trained on (a held-out compound, a new
+SMILES appended as an extra node) is represented by its features alone, while trained nodes can learn what their
+fingerprint does not say. Each layer, per relation r and node i:
 h_i' = h_i + ReLU(LayerNorm( sum_r ( W_self,r h_i + W_r mean_{j in N_r(i)} h_j ) )), i.e. PyG ``HeteroConv`` of
 ``SAGEConv`` summed over relations (R-GCN with per-relation root weights and mean normalisation), normalised per
 node kind (a Gene node sums messages of many relations) and with a residual connection.
@@ -33,7 +36,7 @@ def with_reverse_edges(edge_index: dict[EdgeType, torch.Tensor]) -> dict[EdgeTyp
 class HeteroEncoder(nn.Module):
     def __init__(self, num_nodes: dict[str, int], feature_dims: dict[str, int], edge_types: list[EdgeType],
                  hidden_dim: int = 64, layers: int = 2, dropout: float = 0.0, conv: str = "sage",
-                 heads: int = 2) -> None:
+                 heads: int = 2, embed_featured: bool = False) -> None:
         super().__init__()
         self.kinds = list(num_nodes)
         self.inputs = nn.ModuleDict()
@@ -42,6 +45,8 @@ class HeteroEncoder(nn.Module):
             key = _key(kind)
             if feature_dims.get(kind):
                 self.inputs[key] = nn.Linear(feature_dims[kind], hidden_dim)
+                if embed_featured:
+                    self.embeddings[key] = nn.Parameter(torch.zeros(n, hidden_dim))
             else:
                 self.embeddings[key] = nn.Parameter(torch.randn(n, hidden_dim) * 0.1)
         all_types = list(edge_types) + [reverse_type(t) for t in edge_types]
@@ -63,7 +68,16 @@ class HeteroEncoder(nn.Module):
         h = {}
         for kind in self.kinds:
             key = _key(kind)
-            h[kind] = self.inputs[key](features[kind]) if key in self.inputs else self.embeddings[key]
+            if key not in self.inputs:
+                h[kind] = self.embeddings[key]
+            elif key not in self.embeddings:
+                h[kind] = self.inputs[key](features[kind])
+            else:  # rows past the trained ones (nodes appended at prediction time) have no embedding: zeros
+                x, embedding = self.inputs[key](features[kind]), self.embeddings[key]
+                extra = x.shape[0] - embedding.shape[0]
+                if extra > 0:
+                    embedding = torch.cat([embedding, embedding.new_zeros(extra, embedding.shape[1])])
+                h[kind] = x + embedding
         return h
 
     def forward(self, features: dict[str, torch.Tensor], edge_index: dict[EdgeType, torch.Tensor]) -> dict[

@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from torch.nn import functional as F
 
 from gnn_drug.data.atomic import atomic_write_text
@@ -42,8 +42,10 @@ class _Strict(BaseModel):
 
 
 class LinkSplitConfig(_Strict):
-    method: Literal["random", "cold_source", "cold_target"] = "random"
+    method: Literal["random", "cold_source", "cold_target", "kfold"] = "random"
     sizes: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    folds: int = Field(10, ge=2, description="kfold: number of folds")
+    fold: int = Field(0, ge=0, description="kfold: the test fold (validation comes from the others)")
     seed: int = 0
 
 
@@ -55,13 +57,19 @@ class LinkModelConfig(_Strict):
     decoder: Literal["distmult", "mlp"] = "distmult"
     compound_features: Literal["morgan", "none"] = "morgan"
     protein_features: Literal["kmer", "none"] = "kmer"
+    embed_featured: bool = Field(False, description="featured kinds also get a learned per-node embedding (zero at "
+                                                     "start: untrained and new nodes rely on their features)")
 
 
 class LinkTrainConfig(_Strict):
     epochs: int = Field(100, ge=1)
     lr: float = Field(0.005, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    negatives: int = Field(5, ge=1, description="type-constrained negative targets per positive edge")
+    loss: Literal["bce", "softmax"] = Field(
+        "bce", description="bce: each positive against `negatives` random targets of the right kind; softmax: "
+                           "cross-entropy of the true target against every node of the target kind (ranks "
+                           "directly, as MRR measures; needs the distmult decoder)")
+    negatives: int = Field(5, ge=1, description="type-constrained negative targets per positive edge (bce)")
     supervision_fraction: float = Field(0.3, gt=0, lt=1, description="training edges scored, not passed, per epoch")
     patience: int = Field(20, ge=1)
     seed: int = 0
@@ -75,6 +83,12 @@ class LinkConfig(_Strict):
     split: LinkSplitConfig = LinkSplitConfig()
     model: LinkModelConfig = LinkModelConfig()
     train: LinkTrainConfig = LinkTrainConfig()
+
+    @model_validator(mode="after")
+    def _softmax_needs_all_scores(self) -> LinkConfig:
+        if self.train.loss == "softmax" and self.model.decoder != "distmult":
+            raise ValueError("train.loss softmax scores every target and needs model.decoder distmult")
+        return self
 
 
 LINK_TASKS = ("targets", "repurposing", "links")
@@ -137,7 +151,8 @@ class LinkModel(torch.nn.Module):
         super().__init__()
         self.encoder = HeteroEncoder({k: len(v) for k, v in graph.node_ids.items()},
                                      {k: v.shape[1] for k, v in features.items()}, list(graph.edges),
-                                     config.hidden_dim, config.layers, config.dropout, config.encoder)
+                                     config.hidden_dim, config.layers, config.dropout, config.encoder,
+                                     embed_featured=config.embed_featured)
         self.decoder = DECODERS[config.decoder](config.hidden_dim)
 
 
@@ -187,7 +202,8 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
     started = time.perf_counter()
     graph = load_graph(config, config_path, data_dir)
     edge_type = tuple(config.edge_type)
-    split: EdgeSplit = split_edges(graph, edge_type, config.split.sizes, config.split.seed, config.split.method)
+    split: EdgeSplit = split_edges(graph, edge_type, config.split.sizes, config.split.seed, config.split.method,
+                                   config.split.folds, config.split.fold)
     seen, removed = message_graph(graph, split)
     others = sum(removed.values()) - len(split.val) - len(split.test)
     log(f"{graph.name}: {'–'.join(edge_type)} split {config.split.method}: {len(split.train)} train, "
@@ -229,12 +245,7 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
         edges = graph.edges[edge_type]
         src = torch.from_numpy(edges.source[supervision])
         dst = torch.from_numpy(edges.target[supervision])
-        neg_src = src.repeat(config.train.negatives)
-        neg_dst = torch.from_numpy(rng.integers(0, n_targets, len(neg_src)))
-        pos = model.decoder(z[edge_type[0]][src], z[edge_type[2]][dst])
-        neg = model.decoder(z[edge_type[0]][neg_src], z[edge_type[2]][neg_dst])
-        loss = F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos)) + F.binary_cross_entropy_with_logits(
-            neg, torch.zeros_like(neg))
+        loss = _link_loss(model, z, edge_type, src, dst, config.train, rng, n_targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -272,6 +283,19 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
     atomic_write_text(out / "history.json", json.dumps(history, indent=2))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
+
+
+def _link_loss(model: LinkModel, z: dict[str, torch.Tensor], edge_type: EdgeType, src: torch.Tensor,
+               dst: torch.Tensor, config: LinkTrainConfig, rng: np.random.Generator, n_targets: int) -> torch.Tensor:
+    sources, targets = z[edge_type[0]], z[edge_type[2]]
+    if config.loss == "softmax":
+        return F.cross_entropy(model.decoder.score_all(sources[src], targets), dst)
+    neg_src = src.repeat(config.negatives)
+    neg_dst = torch.from_numpy(rng.integers(0, n_targets, len(neg_src)))
+    pos = model.decoder(sources[src], targets[dst])
+    neg = model.decoder(sources[neg_src], targets[neg_dst])
+    return F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos)) + F.binary_cross_entropy_with_logits(
+        neg, torch.zeros_like(neg))
 
 
 def _degree_prior_metrics(train_pairs: np.ndarray, test_pairs: np.ndarray, n_targets: int,

@@ -93,3 +93,17 @@ def test_sampled_auc_draws_only_true_non_edges():
     assert result["auroc"] == 1.0 and result["aupr"] == 1.0
     negatives = seen_pairs[2:]
     assert len(negatives) == 6 and (0, 2) not in negatives and (0, 0) not in negatives and (1, 1) not in negatives
+
+
+def test_kfold_test_sets_cover_every_edge_once_and_never_meet_training():
+    from gnn_drug.kg.splits import kfold_split
+
+    tests = []
+    for fold in range(5):
+        train, val, test = kfold_split(103, folds=5, fold=fold, val_fraction=0.1, seed=3)
+        assert len(train) + len(val) + len(test) == 103 and len(val) == 10
+        assert not (set(train) & set(test) or set(val) & set(test) or set(train) & set(val))
+        tests.append(test)
+    assert sorted(np.concatenate(tests).tolist()) == list(range(103))
+    with pytest.raises(Exception, match="fold"):
+        kfold_split(103, folds=5, fold=5, val_fraction=0.1)

@@ -175,3 +175,35 @@ def test_train_repurpose_and_targets_commands_with_names(toy_graph, tmp_path):
     result = runner.invoke(app, ["targets", str(tmp_path / "run"), "--compound", "c5", "--top", "2"])
     assert result.exit_code == 0, result.output
     assert "(d" in result.stdout
+
+
+def test_softmax_loss_with_learned_compound_embeddings_learns_the_rule(toy_graph, tmp_path):
+    raw = _config(toy_graph, compound_features="morgan", loss="softmax").model_dump(mode="json")
+    raw["model"]["embed_featured"] = True
+    metrics = train_link_run(load_link_config(raw=raw), tmp_path / "run", log=quiet)
+    assert metrics["test"]["mrr"] > 1.5 * metrics["degree_prior_test"]["mrr"]
+
+
+def test_softmax_loss_needs_a_decoder_that_scores_every_target(toy_graph):
+    from gnn_drug.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="softmax.*distmult"):
+        _config(toy_graph, decoder="mlp", loss="softmax")
+
+
+def test_a_new_compound_gets_no_learned_embedding_only_its_features():
+    """Featured kinds with embed_featured: trained nodes = features + embedding; an appended (new) node = its
+    features' projection alone."""
+    import torch
+
+    from gnn_drug.models.hetero_encoder import HeteroEncoder
+
+    encoder = HeteroEncoder({"C": 3, "G": 2}, {"C": 4}, [("C", "binds", "G")], hidden_dim=8, layers=0,
+                            embed_featured=True)
+    with torch.no_grad():
+        encoder.embeddings["C"].normal_()
+    features = {"C": torch.randn(4, 4)}  # three graph compounds and one new one
+    h = encoder.initial(features)["C"]
+    projected = encoder.inputs["C"](features["C"])
+    assert torch.allclose(h[3], projected[3])
+    assert torch.allclose(h[:3], projected[:3] + encoder.embeddings["C"])
