@@ -26,24 +26,31 @@ class PairBatch:
     compound_pos: torch.Tensor
     entity_pos: torch.Tensor
     y: torch.Tensor | None = None
+    compound_keys: torch.Tensor | None = None  # per distinct compound: its training-vocabulary id, -1 if new
+    entity_keys: torch.Tensor | None = None  # per distinct entity: likewise
 
     @property
     def num_graphs(self) -> int:  # the number of pairs (what the trainer counts)
         return int(self.compound_pos.shape[0])
 
     def to(self, device: torch.device | str) -> PairBatch:
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
         return PairBatch(self.compounds.to(device), self.entities.to(device), self.compound_pos.to(device),
-                         self.entity_pos.to(device), None if self.y is None else self.y.to(device))
+                         self.entity_pos.to(device), move(self.y), move(self.compound_keys), move(self.entity_keys))
 
 
 class PairDataset:
     """Measured (or to-be-predicted) pairs over shared compound graphs and entity inputs.
 
     ``entity_inputs`` rows are per entity: padded token rows for sequence encoders (trimmed per batch to the
-    longest sequence in it) or feature vectors."""
+    longest sequence in it) or feature vectors. ``compound_keys`` / ``entity_keys`` (optional, per compound of
+    ``compounds`` / per entity row) are training-vocabulary ids for models that remember known items, -1 for new."""
 
     def __init__(self, compounds: MolGraphDataset, entity_inputs: np.ndarray, compound_index: np.ndarray,
-                 entity_index: np.ndarray, labels: np.ndarray | None = None) -> None:
+                 entity_index: np.ndarray, labels: np.ndarray | None = None,
+                 compound_keys: np.ndarray | None = None, entity_keys: np.ndarray | None = None) -> None:
         self.compounds = compounds
         self.entity_inputs = entity_inputs
         self.compound_index = np.asarray(compound_index, dtype=np.int64)
@@ -51,6 +58,8 @@ class PairDataset:
         if labels is not None:
             labels = np.asarray(labels, dtype=np.float32).reshape(len(self.compound_index), -1)
         self.labels = labels
+        self.compound_keys = None if compound_keys is None else np.asarray(compound_keys, dtype=np.int64)
+        self.entity_keys = None if entity_keys is None else np.asarray(entity_keys, dtype=np.int64)
         self._tokens = entity_inputs.dtype == np.int64
         self._lengths = (entity_inputs > 0).sum(axis=1) if self._tokens else None
 
@@ -70,6 +79,8 @@ class PairDataset:
             compound_pos=torch.from_numpy(comp_pos.reshape(-1)),
             entity_pos=torch.from_numpy(ent_pos.reshape(-1)),
             y=None if self.labels is None else torch.from_numpy(self.labels[idx]),
+            compound_keys=None if self.compound_keys is None else torch.from_numpy(self.compound_keys[comp]),
+            entity_keys=None if self.entity_keys is None else torch.from_numpy(self.entity_keys[ent]),
         )
 
     def index_batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
@@ -82,9 +93,10 @@ class PairDataset:
             yield self.collate(chunk)
 
     def with_labels(self, labels: np.ndarray) -> PairDataset:
-        return PairDataset(self.compounds, self.entity_inputs, self.compound_index, self.entity_index, labels)
+        return PairDataset(self.compounds, self.entity_inputs, self.compound_index, self.entity_index, labels,
+                           self.compound_keys, self.entity_keys)
 
     def subset(self, indices: np.ndarray) -> PairDataset:
         idx = np.asarray(indices, dtype=np.int64)
         return PairDataset(self.compounds, self.entity_inputs, self.compound_index[idx], self.entity_index[idx],
-                           None if self.labels is None else self.labels[idx])
+                           None if self.labels is None else self.labels[idx], self.compound_keys, self.entity_keys)

@@ -15,10 +15,12 @@ from gnn_drug.models.molecule_model import mlp
 
 
 class DistMultDecoder(nn.Module):
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, scale: float = 5.0) -> None:
+        """``scale``: the initial (learned) score scale; a softmax over thousands of targets needs a wide score
+        range from the first step (ln 20,000 ~ 10), pairwise losses do not."""
         super().__init__()
         self.relation = nn.Parameter(torch.ones(dim))
-        self.scale = nn.Parameter(torch.tensor(5.0))
+        self.scale = nn.Parameter(torch.tensor(float(scale)))
 
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.scale * (F.normalize(source, dim=1) * self.relation * F.normalize(target, dim=1)).sum(dim=1)

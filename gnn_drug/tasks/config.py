@@ -114,6 +114,8 @@ class ModelConfig(_Strict):
     entity: EntityEncoderConfig = EntityEncoderConfig()
     fusion: Literal["concat", "product"] = Field("concat", description="pair models: how the two vectors meet")
     fusion_dim: int = Field(128, ge=4)
+    embed_known: bool = Field(False, description="pair models: also learn a vector per training compound and "
+                                                 "entity (zero for new ones, which are scored from features alone)")
 
 
 class TrainConfig(_Strict):

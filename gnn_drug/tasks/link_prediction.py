@@ -55,6 +55,8 @@ class LinkModelConfig(_Strict):
     layers: int = Field(2, ge=0)
     dropout: float = Field(0.0, ge=0, lt=1)
     decoder: Literal["distmult", "mlp"] = "distmult"
+    decoder_scale: float | None = Field(None, gt=0, description="DistMult's initial score scale (learned); default "
+                                                                "5 for the bce loss, 20 for softmax")
     compound_features: Literal["morgan", "none"] = "morgan"
     protein_features: Literal["kmer", "none"] = "kmer"
     embed_featured: bool = Field(False, description="featured kinds also get a learned per-node embedding (zero at "
@@ -147,13 +149,18 @@ def node_features(graph: KnowledgeGraph, config: LinkModelConfig) -> dict[str, t
 
 # ---- model ---------------------------------------------------------------------------------------------------
 class LinkModel(torch.nn.Module):
-    def __init__(self, graph: KnowledgeGraph, features: dict[str, torch.Tensor], config: LinkModelConfig) -> None:
+    def __init__(self, graph: KnowledgeGraph, features: dict[str, torch.Tensor], config: LinkModelConfig,
+                 loss: str = "bce") -> None:
         super().__init__()
         self.encoder = HeteroEncoder({k: len(v) for k, v in graph.node_ids.items()},
                                      {k: v.shape[1] for k, v in features.items()}, list(graph.edges),
                                      config.hidden_dim, config.layers, config.dropout, config.encoder,
                                      embed_featured=config.embed_featured)
-        self.decoder = DECODERS[config.decoder](config.hidden_dim)
+        if config.decoder == "distmult":
+            scale = config.decoder_scale or (20.0 if loss == "softmax" else 5.0)
+            self.decoder = DECODERS["distmult"](config.hidden_dim, scale)
+        else:
+            self.decoder = DECODERS[config.decoder](config.hidden_dim)
 
 
 def _edge_index(graph: KnowledgeGraph, target: EdgeType, target_subset: np.ndarray | None) -> dict:
@@ -213,7 +220,7 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
     log("node features: " + (", ".join(f"{k} {tuple(v.shape)}" for k, v in features.items()) or "none")
         + "; learned embeddings for the other kinds")
     seed_everything(config.train.seed)
-    model = LinkModel(graph, features, config.model)
+    model = LinkModel(graph, features, config.model, config.train.loss)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
     train_pairs, val_pairs, test_pairs = (split.pairs(graph, p) for p in ("train", "val", "test"))
     known_val = known_targets(train_pairs, val_pairs)  # validation never filters with test edges
@@ -340,7 +347,7 @@ class LinkPredictor:
         self.edge_type: EdgeType = tuple(card["edge_type"])
         self.graph = graph
         self.features = node_features(graph, self.config.model)
-        self.model = LinkModel(graph, self.features, self.config.model)
+        self.model = LinkModel(graph, self.features, self.config.model, self.config.train.loss)
         self.model.load_state_dict(tensors)
         self.model.eval()
         with torch.no_grad():

@@ -175,13 +175,21 @@ def build_entity_encoder(kind: str, cfg: EntityEncoderConfig, in_dim: int) -> to
 
 
 def build_pair_model(config: TaskConfig, kind: str, entity_dim: int, compound_extra_dim: int,
-                     num_outputs: int = 1) -> PairModel:
+                     num_outputs: int = 1, known_compounds: int = 0, known_entities: int = 0) -> PairModel:
     m = config.model
     return PairModel(m.encoder, MolGraphFeaturizer.atom_dim, MolGraphFeaturizer.bond_dim,
                      build_entity_encoder(kind, m.entity, entity_dim), num_outputs=num_outputs,
                      hidden_dim=m.hidden_dim, depth=m.depth, dropout=m.dropout, readout=m.readout,
                      head_hidden_dim=m.head_hidden_dim, head_layers=m.head_layers,
-                     compound_extra_dim=compound_extra_dim, fusion=m.fusion, fusion_dim=m.fusion_dim)
+                     compound_extra_dim=compound_extra_dim, fusion=m.fusion, fusion_dim=m.fusion_dim,
+                     known_compounds=known_compounds, known_entities=known_entities)
+
+
+def vocabulary_keys(n: int, known: np.ndarray) -> np.ndarray:
+    """Per item 0..n-1: its position among the ``known`` (training) items, or -1."""
+    keys = np.full(n, -1, dtype=np.int64)
+    keys[np.asarray(known, dtype=np.int64)] = np.arange(len(known))
+    return keys
 
 
 def make_pair_split(config: TaskConfig, data: PreparedPairs, log: Log) -> Split:
@@ -303,15 +311,22 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
     compounds = MolGraphDataset(data.featurized.graphs, None, extras)
     task_type = _task_type(config, data.values)
     targets, task_types = [table.value_name], [task_type]
-    full = PairDataset(compounds, inputs, data.compound_index, data.entity_index, data.values)
+    # the training items, in vocabulary order (what a model with embed_known remembers)
+    train_compounds = np.unique(data.compound_index[split.train])
+    train_entities = np.unique(data.entity_index[split.train])
+    known = config.model.embed_known
+    full = PairDataset(compounds, inputs, data.compound_index, data.entity_index, data.values,
+                       vocabulary_keys(len(data.featurized), train_compounds) if known else None,
+                       vocabulary_keys(table.num_entities, train_entities) if known else None)
     train_ds, val_ds, test_ds = full.subset(split.train), full.subset(split.val), full.subset(split.test)
     target_scaler = TargetScaler.fit(train_ds.labels, task_types)
     entity_dim = inputs.shape[1]
+    n_known = (len(train_compounds), len(train_entities)) if known else (0, 0)
 
     members = train_members(
-        config, lambda: build_pair_model(config, kind, entity_dim, featurizer.extra_dim), train_ds, val_ds, test_ds,
-        task_types, targets, target_scaler, out, log, resume=resume, on_epoch_end=on_epoch_end,
-        label=f", {config.model.encoder} + {kind}")
+        config, lambda: build_pair_model(config, kind, entity_dim, featurizer.extra_dim, 1, *n_known), train_ds,
+        val_ds, test_ds, task_types, targets, target_scaler, out, log, resume=resume, on_epoch_end=on_epoch_end,
+        label=f", {config.model.encoder} + {kind}" + (", remembering known items" if known else ""))
     metric_fn = _metrics(task_type, table.value_name)
     metrics = {"val": summarise_members(members.val_preds, val_ds.labels, task_types, targets, metric_fn)}
     if len(split.test):
@@ -339,6 +354,8 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
         tensors["entity_scaler.scale"] = torch.from_numpy(entity_scaler.scale_)
     if table.entity_kind == "profile":
         tensors["entities.profiles"] = torch.from_numpy(np.asarray(table.profiles, dtype=np.float32))
+    if known:  # rows of entities.tsv the model remembers (compounds: training_set.smi, in order)
+        tensors["known.entity_rows"] = torch.from_numpy(train_entities)
     entity_text = "id\tsequence\n" + "".join(
         f"{e}\t{table.sequences[i] if table.sequences else ''}\n" for i, e in enumerate(table.entity_ids))
     card = {
@@ -352,6 +369,7 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
         "extra_dim": featurizer.extra_dim,
         "entity": {"kind": table.entity_kind, "encoder": kind, "count": table.num_entities, "input_dim": entity_dim,
                    "profile_names": table.profile_names},
+        "known": {"compounds": n_known[0], "entities": n_known[1]},
         "training_data": {"source": str(info.path), "name": info.name, "sha256": info.sha256,
                           "licence": info.licence, "pairs": len(table) + len(loader_rejects),
                           "valid": len(data.values), "rejects": len(data.rejects)},
@@ -360,7 +378,6 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
         "metrics": {k: {m: v for m, v in metrics[k].items() if m != "members"} for k in ("val", "test")
                     if k in metrics},
     }
-    train_compounds = np.unique(data.compound_index[split.train])
     training_set = "".join(f"{data.featurized.smiles[i]}\n" for i in train_compounds)
     save_model_dir(out / "model", tensors, card, {"training_set.smi": training_set, "entities.tsv": entity_text})
     summary = {"source": str(info.path), "pairs": len(table) + len(loader_rejects), "valid": len(data.values),
@@ -376,7 +393,8 @@ class PairPredictor:
     """A trained pair run loaded from its model directory (checksums verified, tensors only). It knows the
     entities it was trained with, and scores new proteins from their sequence."""
 
-    def __init__(self, card: dict, tensors: dict[str, torch.Tensor], entity_rows: list[tuple[str, str]]) -> None:
+    def __init__(self, card: dict, tensors: dict[str, torch.Tensor], entity_rows: list[tuple[str, str]],
+                 training_smiles: list[str] | None = None) -> None:
         self.card = card
         self.config = TaskConfig.model_validate(card["config"])
         self.value_name: str = card["targets"][0]
@@ -397,8 +415,16 @@ class PairPredictor:
                               if "entity_scaler.mean" in tensors else None)
         self.target_scaler = TargetScaler(tensors["target_scaler.mean"].numpy(), tensors["target_scaler.std"].numpy())
         dim = card["entity"]["input_dim"]
+        known = card.get("known", {})
+        n_known = (known.get("compounds", 0), known.get("entities", 0))
+        self.remembers = n_known[0] > 0
+        # vocabulary ids of the items the model remembers: compounds by canonical SMILES, entities by row
+        self.compound_vocabulary = {smi: i for i, smi in enumerate(training_smiles or [])} if self.remembers else {}
+        self.entity_keys = (vocabulary_keys(len(self.entity_ids), tensors["known.entity_rows"].numpy())
+                            if self.remembers else None)
         self.models = load_members(tensors, card["members"],
-                                   lambda: build_pair_model(self.config, self.encoder_kind, dim, card["extra_dim"]))
+                                   lambda: build_pair_model(self.config, self.encoder_kind, dim, card["extra_dim"], 1,
+                                                            *n_known))
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> PairPredictor:
@@ -408,19 +434,34 @@ class PairPredictor:
             raise DataError(f"{run_dir}: a {card.get('task')} model, not a pair model")
         lines = (model_dir / "entities.tsv").read_text().splitlines()[1:]
         rows = [tuple(line.split("\t", 1)) if "\t" in line else (line, "") for line in lines]
-        return cls(card, tensors, rows)
+        training = model_dir / "training_set.smi"
+        smiles = training.read_text().splitlines() if training.exists() else []
+        return cls(card, tensors, rows, smiles)
 
     def entity_inputs(self, sequences: list[str] | None, profiles: np.ndarray | None) -> np.ndarray:
         raw = raw_entity_inputs(self.encoder_kind, self.config.model.entity, sequences, profiles)
         return self.entity_scaler.transform(raw) if self.entity_scaler is not None else raw
 
+    def known_entity_keys(self, entity_rows: list[int | None]) -> np.ndarray | None:
+        """Vocabulary keys of entities given as rows of the model's entity list (None: a new entity)."""
+        if self.entity_keys is None:
+            return None
+        return np.asarray([-1 if r is None else self.entity_keys[r] for r in entity_rows], dtype=np.int64)
+
     def predict(self, featurized: FeaturizedMolecules, entity_inputs: np.ndarray, compound_index: np.ndarray,
-                entity_index: np.ndarray, device: str = "cpu", batch_size: int = 1024) -> tuple[np.ndarray,
-                                                                                                np.ndarray]:
-        """Ensemble mean and spread of every (compound, entity) pair, in label units."""
+                entity_index: np.ndarray, device: str = "cpu", batch_size: int = 1024,
+                entity_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean and spread of every (compound, entity) pair, in label units. ``entity_keys``: see
+        :meth:`known_entity_keys` (models that remember known items; omitted = every entity is new)."""
         extras = self.extra_scaler.transform(featurized.extras) if self.featurizer.extra_dim else featurized.extras
+        compound_keys = None
+        if self.remembers:
+            compound_keys = np.asarray([self.compound_vocabulary.get(smi, -1) for smi in featurized.smiles],
+                                       dtype=np.int64)
+            if entity_keys is None:
+                entity_keys = np.full(len(entity_inputs), -1, dtype=np.int64)
         dataset = PairDataset(MolGraphDataset(featurized.graphs, None, extras), entity_inputs, compound_index,
-                              entity_index)
+                              entity_index, compound_keys=compound_keys, entity_keys=entity_keys)
         dev = resolve_device(device)
         preds = [predict_outputs(m.to(dev), dataset, self.task_types, self.target_scaler, batch_size, dev)[:, 0]
                  for m in self.models]
@@ -470,8 +511,9 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
         entity_ids = list(predictor.entity_ids)
         inputs = predictor.entity_inputs(predictor.sequences, predictor.profiles)
         rows = featurized.rows[comp]
+        entity_rows: list[int | None] = list(range(len(entity_ids)))
     else:
-        entity_ids, sequences, index = [], [], {}
+        entity_ids, sequences, index, entity_rows = [], [], {}, []
         comp_list, ent_list, row_list = [], [], []
         for row in range(len(frame)):
             if position[row] < 0:
@@ -495,6 +537,8 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
                 index[ident] = len(entity_ids)
                 entity_ids.append(key)
                 sequences.append(seq)
+                same = key in known and (predictor.sequences is None or predictor.sequences[known[key]] == seq)
+                entity_rows.append(known[key] if same else None)  # a known id with another sequence is new
             comp_list.append(position[row])
             ent_list.append(index[ident])
             row_list.append(row)
@@ -503,7 +547,7 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
             inputs = predictor.entity_inputs(sequences, None)
         else:
             inputs = predictor.entity_inputs(None, predictor.profiles[[known[e] for e in entity_ids]])
-    mean, std = predictor.predict(featurized, inputs, comp, ent)
+    mean, std = predictor.predict(featurized, inputs, comp, ent, entity_keys=predictor.known_entity_keys(entity_rows))
     out = pd.DataFrame({"row": rows + 1})
     if id_col is not None:
         out[id_col] = frame[id_col].to_numpy()[rows]

@@ -175,3 +175,23 @@ def test_tuning_an_affinity_config(davis_slice, feature_cache, tmp_path):
     assert result.finished_trials == 2
     best = load_config(tmp_path / "out" / "best.yaml")
     assert best.task == "affinity" and best.model.fusion == result.best_params["model.fusion"]
+
+
+def test_a_model_that_remembers_known_items_scores_new_ones_from_features(davis_slice, feature_cache, tmp_path):
+    config = _config(davis_slice, feature_cache, model={"embed_known": True}, train={"epochs": 8, "seeds": [0]})
+    out = tmp_path / "run"
+    train_pair_run(config, out, log=quiet)
+    card = json.loads((out / "model" / "model.json").read_text())
+    assert card["known"]["entities"] == N_PROTEINS and 0 < card["known"]["compounds"] <= N_DRUGS
+    test = pd.read_csv(out / "test_predictions.csv")
+    pairs = pd.read_csv(davis_slice).iloc[test["row"] - 1]
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    # known compounds and proteins are recognised at prediction time exactly as in training
+    again = predict_pairs_file(out, tmp_path / "pairs.csv", tmp_path / "again.csv", entity_column="protein",
+                               log=quiet)
+    np.testing.assert_allclose(again["pKd"].to_numpy(), test["pKd"].to_numpy(), rtol=1e-5, atol=1e-5)
+    # the same sequences under new names are new proteins: scored from the sequence alone, so they differ
+    pairs.assign(protein="NEW_" + pairs["protein"]).to_csv(tmp_path / "renamed.csv", index=False)
+    renamed = predict_pairs_file(out, tmp_path / "renamed.csv", tmp_path / "renamed_out.csv",
+                                 entity_column="protein", sequence_column="sequence", log=quiet)
+    assert not np.allclose(renamed["pKd"].to_numpy(), again["pKd"].to_numpy(), atol=1e-4)
