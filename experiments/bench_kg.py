@@ -1,8 +1,9 @@
 """Knowledge-graph benchmark: build time and memory of the Hetionet graph, then link prediction runs (the GNN, a
-DistMult embedding model without message passing as the KGE baseline, and the degree prior, all on the same
-split), written to experiments/results/kg.md and kg.json.
+DistMult embedding model without message passing, PyKEEN's TransE and RotatE trained on every relation of the
+message graph, and the degree prior, all on the same split), written to experiments/results/kg.md and kg.json.
 
-    python experiments/bench_kg.py [--runs ctd_random ctd_cold cbg_random cbg_cold] [--epochs N]
+    python experiments/bench_kg.py [--runs ctd_random ctd_cold cbg_random cbg_cold luo_dti_cv] [--epochs N]
+                                   [--variants gnn kge transe rotate] [--kge-epochs N] [--set section.key=value]
 
 Runs as published used one torch thread (``OMP_NUM_THREADS=1``), next to another benchmark. Each run's record
 holds the config, the command, filtered MRR / Hits@k / AUROC / AUPR on the test edges, seconds
@@ -25,7 +26,9 @@ import yaml
 from gnn_drug.data.atomic import atomic_write_text
 from gnn_drug.kg.build import build_kg
 from gnn_drug.kg.spec import load_kg_spec
-from gnn_drug.tasks.link_prediction import load_link_config, train_link_run
+from gnn_drug.kg.splits import split_edges
+from gnn_drug.tasks.kge_baseline import KGE_MODELS, KGEBaselineConfig, evaluate_kge_baseline
+from gnn_drug.tasks.link_prediction import load_graph, load_link_config, train_link_run
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -57,7 +60,7 @@ def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir,
     raw = _merge(config.model_dump(mode="json"), change)
     if epochs:
         raw = _merge(raw, {"train": {"epochs": epochs}})
-    if variant == "kge":  # embeddings alone need many more (cheap) full-batch steps than the GNN
+    if variant == "kge":  # DistMult embeddings alone need many more (cheap) full-batch steps than the GNN
         raw = _merge(_merge(raw, KGE), {"train": {"epochs": kge_epochs, "patience": max(100, kge_epochs // 5)}})
     for assignment in sets or []:  # section.key=value, e.g. train.lr=0.001
         key, value = assignment.split("=", 1)
@@ -67,21 +70,30 @@ def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir,
     out = work / f"{name}_{variant}"
     if out.exists():
         shutil.rmtree(out)
+    graph = load_graph(config, HERE / config_file, data_dir) if variant in KGE_MODELS else None
+
+    def run_one(cfg, run_out: Path, label: str) -> dict:
+        if graph is None:
+            return train_link_run(cfg, run_out, config_path=HERE / config_file, data_dir=data_dir,
+                                  log=_logger(label))
+        split = split_edges(graph, tuple(cfg.edge_type), cfg.split.sizes, cfg.split.seed, cfg.split.method,
+                            cfg.split.folds, cfg.split.fold)
+        return evaluate_kge_baseline(graph, split, KGEBaselineConfig(model=variant, epochs=kge_epochs,
+                                                                     seed=cfg.train.seed), log=_logger(label))
+
     if config.split.method == "kfold":  # cross-validation: every fold is a test set once; report the mean
         per_fold = []
         for fold in range(config.split.folds):
             fold_config = config.model_copy(update={"split": config.split.model_copy(update={"fold": fold})})
-            per_fold.append(train_link_run(fold_config, out / f"fold{fold}", config_path=HERE / config_file,
-                                           data_dir=data_dir, log=_logger(f"{name}/{variant}/fold{fold}")))
+            per_fold.append(run_one(fold_config, out / f"fold{fold}", f"{name}/{variant}/fold{fold}"))
         metrics = _fold_mean(per_fold)
     else:
-        metrics = train_link_run(config, out, config_path=HERE / config_file, data_dir=data_dir,
-                                 log=_logger(f"{name}/{variant}"))
+        metrics = run_one(config, out, f"{name}/{variant}")
     return {"run": name, "variant": variant, "config": config_file, "overrides": raw["split"] | raw["train"],
             "metrics": metrics, "peak_rss_gb": round(_peak_rss_gb(), 2),
             "command": f"python experiments/bench_kg.py --runs {name} --variants {variant}"
                        + (f" --epochs {epochs}" if epochs and variant == "gnn" else "")
-                       + (f" --kge-epochs {kge_epochs}" if variant == "kge" else "")
+                       + (f" --kge-epochs {kge_epochs}" if variant != "gnn" else "")
                        + "".join(f" --set {a}" for a in sets or [])}
 
 
@@ -95,6 +107,8 @@ def _fold_mean(per_fold: list[dict]) -> dict:
 
     out = {"folds": per_fold, "split": {**per_fold[0]["split"], "test": sum(m["split"]["test"] for m in per_fold)}}
     for part in ("val", "test", "degree_prior_test"):
+        if part not in per_fold[0]:
+            continue
         keys = [k for k, v in per_fold[0][part].items() if isinstance(v, float)]
         out[part] = {k: float(np.mean([m[part][k] for m in per_fold])) for k in keys}
         out[part].update({f"{k}_sd": float(np.std([m[part][k] for m in per_fold])) for k in keys})
@@ -113,7 +127,7 @@ def write_tables(build: dict, records: list[dict]) -> None:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         m = r["metrics"]
-        for label, part in ((r["variant"], m["test"]), ("degree prior", m["degree_prior_test"])):
+        for label, part in ((r["variant"], m["test"]), ("degree prior", m.get("degree_prior_test"))):
             if label == "degree prior" and r["variant"] != "gnn":
                 continue
             timing = (f"{m['seconds_per_epoch']:.1f} | {m['epochs_run']} ({m['best_epoch']})"
@@ -128,9 +142,13 @@ def write_tables(build: dict, records: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", nargs="+", default=["ctd_random"], choices=sorted(RUNS))
-    parser.add_argument("--variants", nargs="+", default=["gnn", "kge"], choices=["gnn", "kge"])
+    parser.add_argument("--variants", nargs="+", default=["gnn", "kge"], choices=["gnn", "kge", *KGE_MODELS],
+                        help="gnn; kge = DistMult embeddings on the target relation; transe / rotate = PyKEEN on "
+                             "every relation of the message graph")
     parser.add_argument("--epochs", type=int, default=None, help="GNN epochs (default: the config's)")
-    parser.add_argument("--kge-epochs", type=int, default=1000, help="epochs of the embedding-only baseline")
+    parser.add_argument("--kge-epochs", type=int, default=1000,
+                        help="epochs of the embedding baselines (kge: full-batch steps; transe/rotate: passes over "
+                             "every triple)")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="override, e.g. train.lr=0.001")
     parser.add_argument("--work", type=Path, default=HERE / "work" / "bench_kg")
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("GNN_DRUG_DATA"))

@@ -207,3 +207,26 @@ def test_a_new_compound_gets_no_learned_embedding_only_its_features():
     projected = encoder.inputs["C"](features["C"])
     assert torch.allclose(h[3], projected[3])
     assert torch.allclose(h[:3], projected[:3] + encoder.embeddings["C"])
+
+
+def test_pykeen_baselines_rank_the_same_held_out_edges(toy_graph):
+    pytest.importorskip("pykeen", reason="the KGE baselines are an optional extra: gnn-drug[baselines]")
+    from gnn_drug.kg.build import load_kg
+    from gnn_drug.kg.splits import split_edges
+    from gnn_drug.tasks.kge_baseline import KGEBaselineConfig, evaluate_kge_baseline, graph_triples
+
+    graph = load_kg(toy_graph)
+    ctd = ("Compound", "treats", "Disease")
+    split = split_edges(graph, ctd, (0.7, 0.15, 0.15), seed=0)
+    triples, offsets, relations = graph_triples(graph)
+    assert len(triples) == sum(len(e) for e in graph.edges.values())
+    assert offsets == {"Compound": 0, "Gene": 60, "Disease": 100}
+    row = triples[triples[:, 1] == relations[ctd]][0]  # a treats edge joins a compound id to a disease id
+    assert row[0] < 60 and row[2] >= 100
+    for model in ("transe", "rotate"):
+        metrics = evaluate_kge_baseline(graph, split, KGEBaselineConfig(model=model, dim=16, epochs=30,
+                                                                        batch_size=256), log=quiet)
+        assert metrics["test"]["n"] == len(split.test) and 0 < metrics["test"]["mrr"] <= 1
+        assert 0 <= metrics["test"]["auroc"] <= 1
+        # trained on the message graph only: the held-out treats edges are not among its triples
+        assert metrics["triples"] == len(triples) - len(split.val) - len(split.test)
