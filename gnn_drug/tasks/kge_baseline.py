@@ -18,7 +18,7 @@ import torch
 
 from gnn_drug.errors import ConfigError
 from gnn_drug.kg.build import EdgeType, KnowledgeGraph
-from gnn_drug.kg.ranking import filtered_ranks, known_targets, ranking_metrics, sampled_auc
+from gnn_drug.kg.ranking import filtered_ranks, known_targets, ranking_metrics, sampled_auc, uniform_sampled_auc
 from gnn_drug.kg.splits import EdgeSplit, message_graph
 
 KGE_MODELS = ("transe", "rotate")
@@ -121,6 +121,8 @@ def evaluate_kge_baseline(graph: KnowledgeGraph, split: EdgeSplit, config: KGEBa
     val_metrics = ranking_metrics(filtered_ranks(scorer.score_sources, val, known_val))
     test_metrics = ranking_metrics(filtered_ranks(scorer.score_sources, test, known_all))
     test_metrics.update(sampled_auc(scorer.score_pairs, test, n_targets, known_all))
+    test_metrics.update(uniform_sampled_auc(scorer.score_pairs, test, len(graph.node_ids[split.edge_type[0]]),
+                                            n_targets, known_all))
     return {"val": val_metrics, "test": test_metrics, "split": {"method": "", "train": len(split.train),
                                                                  "val": len(split.val), "test": len(split.test)},
             "epochs_run": config.epochs, "best_epoch": config.epochs, **facts}

@@ -25,7 +25,14 @@ from torch.nn import functional as F
 from gnn_drug.data.atomic import atomic_write_text
 from gnn_drug.errors import ConfigError, DataError
 from gnn_drug.kg.build import EdgeType, KnowledgeGraph, build_kg, load_kg
-from gnn_drug.kg.ranking import degree_prior, filtered_ranks, known_targets, ranking_metrics, sampled_auc
+from gnn_drug.kg.ranking import (
+    degree_prior,
+    filtered_ranks,
+    known_targets,
+    ranking_metrics,
+    sampled_auc,
+    uniform_sampled_auc,
+)
 from gnn_drug.kg.spec import load_kg_spec
 from gnn_drug.kg.splits import EdgeSplit, message_graph, split_edges
 from gnn_drug.models.hetero_encoder import HeteroEncoder, with_reverse_edges
@@ -194,7 +201,9 @@ def _evaluate(model, features, seen, split, graph, part: str, known, with_auc: b
                 sources, targets = z[source_kind][torch.from_numpy(src)], z[target_kind][torch.from_numpy(dst)]
                 return model.decoder(sources, targets).numpy()
 
-        metrics.update(sampled_auc(score_pairs, pairs, len(graph.node_ids[target_kind]), known))
+        n_sources, n_targets = len(graph.node_ids[source_kind]), len(graph.node_ids[target_kind])
+        metrics.update(sampled_auc(score_pairs, pairs, n_targets, known))
+        metrics.update(uniform_sampled_auc(score_pairs, pairs, n_sources, n_targets, known))
     return metrics
 
 
@@ -277,7 +286,8 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
                                                       "val": len(split.val), "test": len(split.test)},
                "val": _evaluate(model, features, seen, split, graph, "val", known_val),
                "test": _evaluate(model, features, seen, split, graph, "test", known_all, with_auc=True),
-               "degree_prior_test": _degree_prior_metrics(train_pairs, test_pairs, n_targets, known_all),
+               "degree_prior_test": _degree_prior_metrics(train_pairs, test_pairs, len(graph.node_ids[edge_type[0]]),
+                                                          n_targets, known_all),
                "removed_from_message_graph": {k: v for k, v in removed.items() if v},
                "best_epoch": best_epoch + 1, "epochs_run": len(history),
                "seconds_per_epoch": float(np.median([h["seconds"] for h in history])) if history else None,
@@ -305,12 +315,17 @@ def _link_loss(model: LinkModel, z: dict[str, torch.Tensor], edge_type: EdgeType
         neg, torch.zeros_like(neg))
 
 
-def _degree_prior_metrics(train_pairs: np.ndarray, test_pairs: np.ndarray, n_targets: int,
+def _degree_prior_metrics(train_pairs: np.ndarray, test_pairs: np.ndarray, n_sources: int, n_targets: int,
                           known: dict[int, set[int]]) -> dict:
+    """Targets ranked by training degree; for uniformly drawn pairs, a pair scores (1 + source degree) x
+    (1 + target degree), the popularity baseline of that protocol."""
     prior = degree_prior(train_pairs, n_targets)
     metrics = ranking_metrics(filtered_ranks(prior, test_pairs, known))
     degree = prior(np.zeros(1, dtype=np.int64))[0]
     metrics.update(sampled_auc(lambda _s, d: degree[d], test_pairs, n_targets, known))
+    source_degree = np.bincount(train_pairs[:, 0], minlength=n_sources).astype(np.float64)
+    metrics.update(uniform_sampled_auc(lambda s, d: np.log1p(source_degree[s]) + np.log1p(degree[d]), test_pairs,
+                                       n_sources, n_targets, known))
     return metrics
 
 

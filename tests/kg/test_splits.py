@@ -107,3 +107,20 @@ def test_kfold_test_sets_cover_every_edge_once_and_never_meet_training():
     assert sorted(np.concatenate(tests).tolist()) == list(range(103))
     with pytest.raises(Exception, match="fold"):
         kfold_split(103, folds=5, fold=5, val_fraction=0.1)
+
+
+def test_uniform_sampled_auc_draws_distinct_non_edges_from_all_pairs():
+    from gnn_drug.kg.ranking import uniform_sampled_auc
+
+    known = {0: {0, 1}, 1: {2}}
+    positives = np.array([[0, 0], [0, 1], [1, 2]])
+    seen: list[tuple[int, int]] = []
+
+    def score(s, d):
+        seen.extend(zip(s[3:].tolist(), d[3:].tolist(), strict=True))
+        return np.where(np.arange(len(s)) < 3, 1.0, 0.0)  # positives first: a perfect scorer
+
+    result = uniform_sampled_auc(score, positives, n_sources=3, n_targets=4, known=known, negatives_per_positive=2)
+    assert result == {"auroc_uniform": 1.0, "aupr_uniform": 1.0}
+    assert len(seen) == 6 == len(set(seen)) and not {(0, 0), (0, 1), (1, 2)} & set(seen)
+    assert {s for s, _ in seen} - {0, 1}  # sources beyond the positives' own are drawn too (with high odds)
