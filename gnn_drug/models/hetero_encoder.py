@@ -10,15 +10,24 @@ h_i' = h_i + ReLU(LayerNorm( sum_r ( W_self,r h_i + W_r mean_{j in N_r(i)} h_j )
 node kind (a Gene node sums messages of many relations) and with a residual connection.
 Reverse edges are added for every relation, so information flows both ways. ``conv="hgt"`` uses the
 Heterogeneous Graph Transformer layer instead (Hu et al. 2020; per-type attention over neighbours).
+
+The GraphSAGE layers aggregate with sparse matrix products (:class:`~gnn_drug.models.sparse_mean.MeanAdjacency`,
+built once per message graph by :meth:`HeteroEncoder.adjacency`) and sum the root terms of all relations into one
+matrix product per node kind; the parameters are PyG's ``SAGEConv`` ones, and the result equals ``HeteroConv``'s.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch_geometric.nn import HeteroConv, HGTConv, SAGEConv
 
+from gnn_drug.models.sparse_mean import MeanAdjacency
+
 EdgeType = tuple[str, str, str]
+MessageGraph = "dict[EdgeType, torch.Tensor] | SageGraph"
 
 
 def reverse_type(edge_type: EdgeType) -> EdgeType:
@@ -63,6 +72,7 @@ class HeteroEncoder(nn.Module):
                                    for _ in range(layers))
         self.dropout = nn.Dropout(dropout)
         self.out_dim = hidden_dim
+        self.conv = conv
 
     def initial(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         h = {}
@@ -80,15 +90,78 @@ class HeteroEncoder(nn.Module):
                 h[kind] = x + embedding
         return h
 
-    def forward(self, features: dict[str, torch.Tensor], edge_index: dict[EdgeType, torch.Tensor]) -> dict[
-            str, torch.Tensor]:
-        """``edge_index`` holds the message-passing edges (reverse types included, see :func:`with_reverse_edges`)."""
+    def adjacency(self, edge_index: dict[EdgeType, torch.Tensor], num_nodes: dict[str, int]) -> SageGraph:
+        """A message graph as sparse mean adjacencies, to reuse over many forward passes (GraphSAGE layers)."""
+        return SageGraph.build(edge_index, num_nodes)
+
+    def forward(self, features: dict[str, torch.Tensor], edge_index: MessageGraph) -> dict[str, torch.Tensor]:
+        """``edge_index`` holds the message-passing edges (reverse types included, see :func:`with_reverse_edges`),
+        as [2, E] tensors or, for the GraphSAGE layers, as adjacencies from :meth:`adjacency`."""
         h = self.initial(features)
+        if self.conv == "sage" and self.convs and not isinstance(edge_index, SageGraph):
+            edge_index = self.adjacency(edge_index, {k: v.shape[0] for k, v in h.items()})
         for conv, norms in zip(self.convs, self.norms, strict=True):
-            messages = conv(h, edge_index)
+            messages = _sage_layer(conv, h, edge_index) if self.conv == "sage" else conv(h, edge_index)
             h = {kind: h[kind] + self.dropout(torch.relu(norms[_key(kind)](messages[kind]))) if kind in messages
                  else h[kind] for kind in h}
         return h
+
+
+@dataclass
+class AdjacencyBlock:
+    """Relations into one node kind aggregated by one sparse product. ``premultiply``: the sources are mapped by
+    each relation's weight before aggregation (cheaper when they are no more than the targets, and lets several
+    relations share one product); otherwise a single relation is aggregated first, then mapped."""
+
+    edge_types: list[EdgeType]
+    adjacency: MeanAdjacency
+    premultiply: bool
+
+
+@dataclass
+class SageGraph:
+    """A message graph prepared for the GraphSAGE layers (see :meth:`HeteroEncoder.adjacency`); ``a | b`` joins
+    two graphs over disjoint relations."""
+
+    blocks: list[AdjacencyBlock] = field(default_factory=list)
+
+    def __or__(self, other: SageGraph) -> SageGraph:
+        return SageGraph(self.blocks + other.blocks)
+
+    @classmethod
+    def build(cls, edge_index: dict[EdgeType, torch.Tensor], num_nodes: dict[str, int]) -> SageGraph:
+        blocks, grouped = [], {}
+        for edge_type, index in edge_index.items():
+            n_source, n_target = num_nodes[edge_type[0]], num_nodes[edge_type[2]]
+            if n_source <= n_target:
+                grouped.setdefault(edge_type[2], []).append(edge_type)
+            else:
+                blocks.append(AdjacencyBlock([edge_type], MeanAdjacency([(index, n_source)], n_target), False))
+        for target, types in grouped.items():
+            parts = [(edge_index[t], num_nodes[t[0]]) for t in types]
+            blocks.append(AdjacencyBlock(types, MeanAdjacency(parts, num_nodes[target]), True))
+        return cls(blocks)
+
+
+def _sage_layer(conv: HeteroConv, h: dict[str, torch.Tensor], graph: SageGraph) -> dict[str, torch.Tensor]:
+    """sum_r (W_r mean_{N_r(i)} h_j + b_r) + (sum_r W_self,r) h_i per node kind: HeteroConv of SAGEConv."""
+    out: dict[str, torch.Tensor] = {}
+    into: dict[str, list[EdgeType]] = {}
+    for block in graph.blocks:
+        target = block.edge_types[0][2]
+        into.setdefault(target, []).extend(block.edge_types)
+        if block.premultiply:
+            x = torch.cat([h[t[0]] @ conv.convs[t].lin_l.weight.T for t in block.edge_types])
+            message = block.adjacency(x)
+        else:
+            (edge_type,) = block.edge_types
+            message = block.adjacency(h[edge_type[0]]) @ conv.convs[edge_type].lin_l.weight.T
+        out[target] = message if target not in out else out[target] + message
+    for target, types in into.items():
+        root = torch.stack([conv.convs[t].lin_r.weight for t in types]).sum(0)
+        bias = torch.stack([conv.convs[t].lin_l.bias for t in types]).sum(0)
+        out[target] = out[target] + h[target] @ root.T + bias
+    return out
 
 
 def _key(kind: str) -> str:

@@ -35,7 +35,7 @@ from gnn_drug.kg.ranking import (
 )
 from gnn_drug.kg.spec import load_kg_spec
 from gnn_drug.kg.splits import EdgeSplit, message_graph, split_edges
-from gnn_drug.models.hetero_encoder import HeteroEncoder, with_reverse_edges
+from gnn_drug.models.hetero_encoder import HeteroEncoder, reverse_type, with_reverse_edges
 from gnn_drug.models.link_decoders import DECODERS
 from gnn_drug.tasks.run_steps import Log, print_log
 from gnn_drug.train.checkpoint import load_checkpoint, save_checkpoint
@@ -170,14 +170,40 @@ class LinkModel(torch.nn.Module):
             self.decoder = DECODERS[config.decoder](config.hidden_dim)
 
 
-def _edge_index(graph: KnowledgeGraph, target: EdgeType, target_subset: np.ndarray | None) -> dict:
+def _edge_index(graph: KnowledgeGraph, target: EdgeType, target_subset: np.ndarray | None,
+                only_target: bool = False) -> dict:
     out = {}
     for edge_type, edges in graph.edges.items():
+        if only_target and edge_type != target:
+            continue
         s, t = edges.source, edges.target
         if edge_type == target and target_subset is not None:
             s, t = s[target_subset], t[target_subset]
         out[edge_type] = torch.from_numpy(np.stack([s, t]).astype(np.int64))
     return with_reverse_edges(out)
+
+
+class EncoderGraph:
+    """A message graph in the form the encoder consumes (sparse adjacencies for GraphSAGE), built once: all of
+    ``graph``'s edges for evaluation and ranking, and per training epoch the same with the predicted relation cut
+    to that epoch's message edges (only that relation and its reverse are rebuilt)."""
+
+    def __init__(self, encoder: HeteroEncoder, graph: KnowledgeGraph, target: EdgeType) -> None:
+        self.encoder, self.graph, self.target = encoder, graph, target
+        self.num_nodes = {kind: len(ids) for kind, ids in graph.node_ids.items()}
+        everything = _edge_index(graph, target, None)
+        own = {target, reverse_type(target)}
+        self.fixed = self._prepare({t: v for t, v in everything.items() if t not in own})
+        self.full = self.with_target_edges(None)
+
+    def _prepare(self, edge_index: dict):
+        return self.encoder.adjacency(edge_index, self.num_nodes) if self.encoder.conv == "sage" else edge_index
+
+    def with_target_edges(self, subset: np.ndarray | None):
+        """The message graph with only ``subset`` (positions into the target type's edges; None: all) of the
+        target type."""
+        part = self._prepare(_edge_index(self.graph, self.target, subset, only_target=True))
+        return self.fixed | part
 
 
 def _score_fn(model: LinkModel, z: dict[str, torch.Tensor], edge_type: EdgeType) -> Callable:
@@ -187,10 +213,10 @@ def _score_fn(model: LinkModel, z: dict[str, torch.Tensor], edge_type: EdgeType)
     return score
 
 
-def _evaluate(model, features, seen, split, graph, part: str, known, with_auc: bool = False) -> dict:
+def _evaluate(model, features, seen: EncoderGraph, split, graph, part: str, known, with_auc: bool = False) -> dict:
     model.eval()
     with torch.no_grad():
-        z = model.encoder(features, _edge_index(seen, split.edge_type, None))
+        z = model.encoder(features, seen.full)
     pairs = split.pairs(graph, part)
     metrics = ranking_metrics(filtered_ranks(_score_fn(model, z, split.edge_type), pairs, known))
     if with_auc:
@@ -230,6 +256,7 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
         + "; learned embeddings for the other kinds")
     seed_everything(config.train.seed)
     model = LinkModel(graph, features, config.model, config.train.loss)
+    seen = EncoderGraph(model.encoder, seen, edge_type)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
     train_pairs, val_pairs, test_pairs = (split.pairs(graph, p) for p in ("train", "val", "test"))
     known_val = known_targets(train_pairs, val_pairs)  # validation never filters with test edges
@@ -257,7 +284,7 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
         order = rng.permutation(len(split.train))
         n_sup = max(1, int(round(config.train.supervision_fraction * len(order))))
         supervision, message = split.train[order[:n_sup]], split.train[order[n_sup:]]
-        z = model.encoder(features, _edge_index(seen, edge_type, _positions_in_train(split, message)))
+        z = model.encoder(features, seen.with_target_edges(_positions_in_train(split, message)))
         edges = graph.edges[edge_type]
         src = torch.from_numpy(edges.source[supervision])
         dst = torch.from_numpy(edges.target[supervision])
@@ -366,7 +393,7 @@ class LinkPredictor:
         self.model.load_state_dict(tensors)
         self.model.eval()
         with torch.no_grad():
-            self.z = self.model.encoder(self.features, _edge_index(graph, self.edge_type, None))
+            self.z = self.model.encoder(self.features, EncoderGraph(self.model.encoder, graph, self.edge_type).full)
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> LinkPredictor:
