@@ -67,9 +67,9 @@ def train(
     from gnn_drug.yaml_files import read_yaml_mapping
 
     if read_yaml_mapping(config, "config file").get("task") in LINK_TASKS:  # a knowledge-graph task
-        if set_ or split_file or nproc > 1 or device:
-            _fail(f"{config}: --set, --split-file, --nproc and --device apply to molecule and pair tasks")
-        _train_link(config, out, data_dir, resume)
+        if split_file or nproc > 1 or device:
+            _fail(f"{config}: --split-file, --nproc and --device apply to molecule and pair tasks")
+        _train_link(config, out, data_dir, resume, list(set_ or []))
         return
     overrides = list(set_ or [])
     if split_file is not None:
@@ -459,17 +459,20 @@ def kg_train(
     config: Annotated[Path, typer.Argument(help="Link-prediction config (YAML): experiments/kg/hetionet_ctd.yaml")],
     out: Annotated[Path, typer.Option("--out", help="Run directory to create.")],
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override, e.g. --set split.fold=3")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Train a link predictor (target prediction, repurposing) on a knowledge graph; compare with the degree prior."""
-    _train_link(config, out, data_dir, resume)
+    _train_link(config, out, data_dir, resume, list(set_ or []))
 
 
-def _train_link(config: Path, out: Path, data_dir: Path | None, resume: bool) -> None:
+def _train_link(config: Path, out: Path, data_dir: Path | None, resume: bool, overrides: list[str] | None = None
+                ) -> None:
     from gnn_drug.tasks.link_prediction import load_link_config, train_link_run
 
     try:
-        metrics = train_link_run(load_link_config(config), out, config_path=config, data_dir=data_dir, resume=resume)
+        metrics = train_link_run(load_link_config(config, overrides=overrides), out, config_path=config,
+                                 data_dir=data_dir, resume=resume)
     except KeyboardInterrupt:
         typer.echo(f"interrupted; continue from the last checkpoint with: gnn-drug train {config} --out {out} "
                    "--resume", err=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,13 +19,18 @@ from gnn_drug.kg.build import KnowledgeGraph
 class GraphPath:
     metapath: list[str]
     nodes: list[tuple[str, str, str]]  # (kind, id, name)
-    weight: float
+    weight: float  # degree-weighted path weight
+    indices: list[int] = field(default_factory=list)  # node indices within their kinds
+    attribution: float | None = None  # the model's reliance on the path's edges (see LinkPredictor.rank)
 
     def text(self) -> str:
         parts = [f"{self.nodes[0][2]}"]
         for relation, node in zip(self.metapath[1::2], self.nodes[1:], strict=True):
             parts.append(f"–{relation}→ {node[2]}")
-        return " ".join(parts)
+        scores = f"DWPC weight {self.weight:.3g}"
+        if self.attribution is not None:
+            scores = f"model attribution {self.attribution:+.3g}, {scores}"
+        return " ".join(parts) + f"  ({scores})"
 
 
 def _neighbours(graph: KnowledgeGraph, from_kind: str, relation: str, to_kind: str) -> dict[int, set[int]]:
@@ -98,7 +103,7 @@ class PathExplainer:
                 weight = float(np.prod([max(degrees[kinds[i]][n], 1.0) ** -0.5 for i, n in enumerate(path)]))
                 ids, names = self.graph.node_ids, self.graph.node_names
                 nodes = [(kinds[i], ids[kinds[i]][n], names[kinds[i]][n]) for i, n in enumerate(path)]
-                found.append(GraphPath(list(metapath), nodes, weight))
+                found.append(GraphPath(list(metapath), nodes, weight, list(path)))
         found.sort(key=lambda p: -p.weight)
         return found[:limit]
 

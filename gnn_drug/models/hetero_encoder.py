@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import HeteroConv, HGTConv, SAGEConv
 
-from gnn_drug.models.sparse_mean import MeanAdjacency
+from gnn_drug.models.sparse_mean import MeanAdjacency, in_degree
 
 EdgeType = tuple[str, str, str]
 MessageGraph = "dict[EdgeType, torch.Tensor] | SageGraph"
@@ -90,9 +90,13 @@ class HeteroEncoder(nn.Module):
                 h[kind] = x + embedding
         return h
 
-    def adjacency(self, edge_index: dict[EdgeType, torch.Tensor], num_nodes: dict[str, int]) -> SageGraph:
-        """A message graph as sparse mean adjacencies, to reuse over many forward passes (GraphSAGE layers)."""
-        return SageGraph.build(edge_index, num_nodes)
+    def adjacency(self, edge_index: dict[EdgeType, torch.Tensor], num_nodes: dict[str, int],
+                  watch: dict[str, torch.Tensor] | None = None) -> SageGraph:
+        """A message graph as sparse mean adjacencies, to reuse over many forward passes (GraphSAGE layers);
+        edges at ``watch`` nodes get differentiable weights (:class:`WatchedEdges`)."""
+        if self.conv != "sage":
+            raise ValueError("sparse adjacencies are built for the GraphSAGE encoder")
+        return SageGraph.build(edge_index, num_nodes, watch)
 
     def forward(self, features: dict[str, torch.Tensor], edge_index: MessageGraph) -> dict[str, torch.Tensor]:
         """``edge_index`` holds the message-passing edges (reverse types included, see :func:`with_reverse_edges`),
@@ -119,28 +123,65 @@ class AdjacencyBlock:
 
 
 @dataclass
+class WatchedEdges:
+    """Edges of one relation whose messages are scaled by a weight ``w`` (1) that gradients reach, so that a
+    score can be attributed to each of them as ``w * d score / d w`` (explanations). ``positions`` index the
+    relation's edge list; ``norm`` is 1 / in-degree over the whole relation, as for the other edges."""
+
+    edge_type: EdgeType
+    source: torch.Tensor
+    target: torch.Tensor
+    norm: torch.Tensor
+    positions: torch.Tensor
+    weight: torch.Tensor
+
+
+@dataclass
 class SageGraph:
     """A message graph prepared for the GraphSAGE layers (see :meth:`HeteroEncoder.adjacency`); ``a | b`` joins
     two graphs over disjoint relations."""
 
     blocks: list[AdjacencyBlock] = field(default_factory=list)
+    watched: list[WatchedEdges] = field(default_factory=list)
 
     def __or__(self, other: SageGraph) -> SageGraph:
-        return SageGraph(self.blocks + other.blocks)
+        return SageGraph(self.blocks + other.blocks, self.watched + other.watched)
 
     @classmethod
-    def build(cls, edge_index: dict[EdgeType, torch.Tensor], num_nodes: dict[str, int]) -> SageGraph:
-        blocks, grouped = [], {}
+    def build(cls, edge_index: dict[EdgeType, torch.Tensor], num_nodes: dict[str, int],
+              watch: dict[str, torch.Tensor] | None = None) -> SageGraph:
+        """``watch``: node indices per kind whose incident edges become :class:`WatchedEdges`."""
+        blocks, watched, grouped = [], [], {}
+        parts: dict[EdgeType, tuple[torch.Tensor, torch.Tensor | None]] = {}
         for edge_type, index in edge_index.items():
+            source_kind, _, target_kind = edge_type
+            degree = None
+            if watch:
+                hit = torch.zeros(index.shape[1], dtype=torch.bool)
+                if source_kind in watch:
+                    hit |= torch.isin(index[0], watch[source_kind])
+                if target_kind in watch:
+                    hit |= torch.isin(index[1], watch[target_kind])
+                if bool(hit.any()):
+                    degree = in_degree(index[1], num_nodes[target_kind])
+                    chosen = index[:, hit]
+                    watched.append(WatchedEdges(edge_type, chosen[0], chosen[1], degree.reciprocal()[chosen[1]],
+                                                torch.nonzero(hit).flatten(), torch.ones(chosen.shape[1],
+                                                                                   requires_grad=True)))
+                    index = index[:, ~hit]
+            parts[edge_type] = (index, degree)
+        for edge_type, (index, degree) in parts.items():
             n_source, n_target = num_nodes[edge_type[0]], num_nodes[edge_type[2]]
             if n_source <= n_target:
                 grouped.setdefault(edge_type[2], []).append(edge_type)
             else:
-                blocks.append(AdjacencyBlock([edge_type], MeanAdjacency([(index, n_source)], n_target), False))
+                blocks.append(AdjacencyBlock([edge_type], MeanAdjacency([(index, n_source)], n_target, [degree]),
+                                             False))
         for target, types in grouped.items():
-            parts = [(edge_index[t], num_nodes[t[0]]) for t in types]
-            blocks.append(AdjacencyBlock(types, MeanAdjacency(parts, num_nodes[target]), True))
-        return cls(blocks)
+            adjacency = MeanAdjacency([(parts[t][0], num_nodes[t[0]]) for t in types], num_nodes[target],
+                                      [parts[t][1] for t in types])
+            blocks.append(AdjacencyBlock(types, adjacency, True))
+        return cls(blocks, watched)
 
 
 def _sage_layer(conv: HeteroConv, h: dict[str, torch.Tensor], graph: SageGraph) -> dict[str, torch.Tensor]:
@@ -149,13 +190,22 @@ def _sage_layer(conv: HeteroConv, h: dict[str, torch.Tensor], graph: SageGraph) 
     into: dict[str, list[EdgeType]] = {}
     for block in graph.blocks:
         target = block.edge_types[0][2]
-        into.setdefault(target, []).extend(block.edge_types)
+        into.setdefault(target, []).extend(t for t in block.edge_types if t not in into.get(target, ()))
         if block.premultiply:
             x = torch.cat([h[t[0]] @ conv.convs[t].lin_l.weight.T for t in block.edge_types])
             message = block.adjacency(x)
         else:
             (edge_type,) = block.edge_types
             message = block.adjacency(h[edge_type[0]]) @ conv.convs[edge_type].lin_l.weight.T
+        out[target] = message if target not in out else out[target] + message
+    for edges in graph.watched:
+        source_kind, _, target = edges.edge_type
+        into.setdefault(target, [])
+        if edges.edge_type not in into[target]:
+            into[target].append(edges.edge_type)
+        x = h[source_kind][edges.source] @ conv.convs[edges.edge_type].lin_l.weight.T
+        message = torch.zeros(h[target].shape[0], x.shape[1], dtype=x.dtype).index_add(
+            0, edges.target, x * (edges.weight * edges.norm).unsqueeze(1))
         out[target] = message if target not in out else out[target] + message
     for target, types in into.items():
         root = torch.stack([conv.convs[t].lin_r.weight for t in types]).sum(0)

@@ -26,6 +26,11 @@ def _csr(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, shape: tu
     return torch.sparse_csr_tensor(crow, cols, values, shape, check_invariants=False)
 
 
+def in_degree(target: torch.Tensor, num_targets: int) -> torch.Tensor:
+    """Float in-degrees, at least 1 (a node without neighbours keeps a zero mean)."""
+    return torch.bincount(target.long(), minlength=num_targets).clamp(min=1).to(torch.float32)
+
+
 class MeanAdjacency:
     """Mean-normalised adjacencies of one or more relations into the same ``num_targets`` nodes.
 
@@ -34,14 +39,17 @@ class MeanAdjacency:
     the sum of their neighbour means.
     """
 
-    def __init__(self, parts: Sequence[tuple[torch.Tensor, int]], num_targets: int) -> None:
+    def __init__(self, parts: Sequence[tuple[torch.Tensor, int]], num_targets: int,
+                 degrees: Sequence[torch.Tensor | None] | None = None) -> None:
+        """``degrees``: per part, the in-degrees to normalise by, when ``parts`` hold only some of a relation's
+        edges (default: the degrees of the edges given)."""
         rows, cols, values = [], [], []
         offset = 0
-        for edge_index, num_sources in parts:
+        for k, (edge_index, num_sources) in enumerate(parts):
             source, target = edge_index[0].long(), edge_index[1].long()
             if len(source) and (int(source.max()) >= num_sources or int(target.max()) >= num_targets):
                 raise ValueError(f"edge index out of range for {num_sources} source and {num_targets} target nodes")
-            degree = torch.bincount(target, minlength=num_targets).clamp(min=1).to(torch.float32)
+            degree = degrees[k] if degrees is not None and degrees[k] is not None else in_degree(target, num_targets)
             rows.append(target)
             cols.append(source + offset)
             values.append(degree.reciprocal()[target])

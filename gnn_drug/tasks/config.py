@@ -145,7 +145,8 @@ class TaskConfig(_Strict):
     search: dict | None = Field(None, description="Optuna search space, used by `gnn-drug tune`")
 
 
-def _apply_override(raw: dict, assignment: str) -> None:
+def apply_override(raw: dict, assignment: str) -> None:
+    """Set ``section.key=value`` (the value read as YAML) in a raw config mapping."""
     if "=" not in assignment:
         raise ConfigError(f"override {assignment!r} must look like key.subkey=value")
     key, value = assignment.split("=", 1)
@@ -169,7 +170,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
     for assignment in overrides or []:
-        _apply_override(raw, assignment)
+        apply_override(raw, assignment)
     try:
         return TaskConfig.model_validate(raw)
     except ValidationError as exc:

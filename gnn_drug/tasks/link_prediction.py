@@ -78,6 +78,8 @@ class LinkTrainConfig(_Strict):
         "bce", description="bce: each positive against `negatives` random targets of the right kind; softmax: "
                            "cross-entropy of the true target against every node of the target kind (ranks "
                            "directly, as MRR measures; needs the distmult decoder)")
+    softmax_both_ways: bool = Field(False, description="softmax: also the true source against every node of the "
+                                                       "source kind (ranks compounds for a target too)")
     negatives: int = Field(5, ge=1, description="type-constrained negative targets per positive edge (bce)")
     supervision_fraction: float = Field(0.3, gt=0, lt=1, description="training edges scored, not passed, per epoch")
     patience: int = Field(20, ge=1)
@@ -101,10 +103,17 @@ class LinkConfig(_Strict):
 
 
 LINK_TASKS = ("targets", "repurposing", "links")
+PATH_POOL = 500  # paths per candidate (best degree-weighted first) that explanations score with the model
 
 
-def load_link_config(path: str | os.PathLike | None = None, raw: dict | None = None) -> LinkConfig:
+def load_link_config(path: str | os.PathLike | None = None, raw: dict | None = None,
+                     overrides: list[str] | None = None) -> LinkConfig:
+    """Load and validate a link-prediction config; ``overrides`` are ``section.key=value`` strings."""
+    from gnn_drug.tasks.config import apply_override
+
     raw = read_yaml_mapping(path, "config file") if raw is None else raw
+    for assignment in overrides or []:
+        apply_override(raw, assignment)
     try:
         return LinkConfig.model_validate(raw)
     except ValidationError as exc:
@@ -333,7 +342,10 @@ def _link_loss(model: LinkModel, z: dict[str, torch.Tensor], edge_type: EdgeType
                dst: torch.Tensor, config: LinkTrainConfig, rng: np.random.Generator, n_targets: int) -> torch.Tensor:
     sources, targets = z[edge_type[0]], z[edge_type[2]]
     if config.loss == "softmax":
-        return F.cross_entropy(model.decoder.score_all(sources[src], targets), dst)
+        loss = F.cross_entropy(model.decoder.score_all(sources[src], targets), dst)
+        if config.softmax_both_ways:  # DistMult is symmetric in its arguments' roles: score_all(t, S) = s(S, t)
+            loss = (loss + F.cross_entropy(model.decoder.score_all(targets[dst], sources), src)) / 2
+        return loss
     neg_src = src.repeat(config.negatives)
     neg_dst = torch.from_numpy(rng.integers(0, n_targets, len(neg_src)))
     pos = model.decoder(sources[src], targets[dst])
@@ -450,6 +462,48 @@ class LinkPredictor:
         return [{"rank": r + 1, "id": ids[i], "name": names[i], "score": float(scores[i]), "known": False}
                 for r, i in enumerate(order)]
 
+    def edge_attributions(self, source: int, target: int) -> dict[tuple[EdgeType, int, int], float]:
+        """How much the model's score for the pair (``source``, ``target``: indices of the predicted relation's
+        kinds) rests on each message edge at either node: the gradient of the score with respect to a weight on
+        the edge's messages, at weight 1 (gradient x input), both directions of an edge summed. Keyed by the edge
+        as stored: (edge type, source index, target index)."""
+        source_kind, _, target_kind = self.edge_type
+        watch: dict[str, list[int]] = {}
+        watch.setdefault(source_kind, []).append(source)
+        watch.setdefault(target_kind, []).append(target)
+        encoder = self.model.encoder
+        graph = encoder.adjacency(_edge_index(self.graph, self.edge_type, None),
+                                  {k: len(v) for k, v in self.graph.node_ids.items()},
+                                  watch={k: torch.tensor(v) for k, v in watch.items()})
+        with torch.enable_grad():
+            z = encoder(self.features, graph)
+            score = self.model.decoder(z[source_kind][source : source + 1], z[target_kind][target : target + 1])
+            grads = torch.autograd.grad(score.sum(), [w.weight for w in graph.watched], allow_unused=True)
+        out: dict[tuple[EdgeType, int, int], float] = {}
+        for edges, grad in zip(graph.watched, grads, strict=True):
+            if grad is None:
+                continue
+            stored = edges.edge_type in self.graph.edges
+            edge_type = edges.edge_type if stored else (edges.edge_type[2], edges.edge_type[1][4:],
+                                                          edges.edge_type[0])
+            a, b = (edges.source, edges.target) if stored else (edges.target, edges.source)
+            for u, v, g in zip(a.tolist(), b.tolist(), grad.tolist(), strict=True):
+                key = (edge_type, u, v)
+                out[key] = out.get(key, 0.0) + g
+        return out
+
+    def rank_paths(self, paths: list, attributions: dict[tuple[EdgeType, int, int], float]) -> list:
+        """``paths`` (:class:`~gnn_drug.kg.paths.GraphPath`) with their model attribution (the sum over the path's
+        edges, see :meth:`edge_attributions`), most supporting first."""
+        for path in paths:
+            kinds, relations = path.metapath[0::2], path.metapath[1::2]
+            total = 0.0
+            for k, relation in enumerate(relations):
+                a, b = (kinds[k], path.indices[k]), (kinds[k + 1], path.indices[k + 1])
+                total += sum(attributions.get(((x[0], relation, y[0]), x[1], y[1]), 0.0) for x, y in ((a, b), (b, a)))
+            path.attribution = total
+        return sorted(paths, key=lambda p: -p.attribution)
+
     def rank(self, node_id: str, top: int = 20, include_known: bool = False, explain_paths: int = 0) -> list[dict]:
         """Candidates for ``node_id`` (a source-kind node: targets; a target-kind node: sources), best first."""
         from gnn_drug.kg.paths import PathExplainer
@@ -470,6 +524,7 @@ class LinkPredictor:
         known = set((edges.target[edges.source == q] if as_source else edges.source[edges.target == q]).tolist())
         metapaths = two_step_metapaths(self.graph, self.edge_type)
         explainer = PathExplainer(self.graph) if explain_paths else None
+        attribute = self.config.model.encoder == "sage" and self.config.model.layers > 0
         rows = []
         for i in np.argsort(-scores, kind="stable"):
             if int(i) in known and not include_known:
@@ -479,7 +534,11 @@ class LinkPredictor:
                    "score": float(scores[i]), "known": int(i) in known}
             if explain_paths:
                 src, dst = (node_id, candidate) if as_source else (candidate, node_id)
-                row["paths"] = [p.text() for p in explainer.explain(src, dst, metapaths, explain_paths)]
+                pool = explainer.explain(src, dst, metapaths, PATH_POOL if attribute else explain_paths)
+                if attribute and pool:
+                    pair = (q, int(i)) if as_source else (int(i), q)
+                    pool = self.rank_paths(pool, self.edge_attributions(*pair))
+                row["paths"] = [p.text() for p in pool[:explain_paths]]
             rows.append(row)
             if len(rows) >= top:
                 break

@@ -65,3 +65,27 @@ def test_mean_adjacency_averages_neighbours_of_several_relations_and_leaves_isol
     assert adjacency(x).tolist() == [[2.0], [10.0], [0.0]]
     with pytest.raises(ValueError, match="out of range"):
         MeanAdjacency([(torch.tensor([[2], [0]]), 2)], num_targets=1)
+
+
+def test_watched_edges_leave_the_encoding_unchanged_and_their_gradient_is_the_score_sensitivity():
+    encoder, features, edges = _graph()
+    num_nodes = {"C": 5, "G": 7, "D": 3, "A": 2}
+    watched = encoder.adjacency(edges, num_nodes, watch={"C": torch.tensor([1]), "G": torch.tensor([0])})
+    assert watched.watched and all(len(w.weight) for w in watched.watched)
+    plain = encoder(features, edges)
+    with torch.no_grad():
+        seen = encoder(features, watched)
+    assert all(torch.allclose(plain[k], seen[k], atol=1e-6) for k in plain)
+
+    def score():
+        z = encoder(features, watched)
+        return (z["C"][1] * z["G"][0]).sum()
+
+    grads = torch.autograd.grad(score(), [w.weight for w in watched.watched])
+    edges_of, grad = watched.watched[0], grads[0]
+    with torch.no_grad():  # finite difference on the first watched edge's weight
+        base = score()
+        edges_of.weight[0] += 1e-3
+        bumped = score()
+        edges_of.weight[0] -= 1e-3
+    assert float(grad[0]) == pytest.approx(float(bumped - base) / 1e-3, rel=0.05, abs=1e-4)

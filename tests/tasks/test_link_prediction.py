@@ -93,6 +93,10 @@ def test_ranking_for_a_disease_lists_new_compounds_with_their_paths(toy_graph, t
     assert {r["id"] for r in everything if r["known"]} == known
     # by construction a compound treats d0 when it binds a gene associated with d0: that is its explanation
     assert all(any("–binds→" in p and "–associates→ d0" in p for p in r["paths"]) for r in everything if r["known"])
+    # paths are ordered by the model's gradient attribution on their edges (shown next to the DWPC weight)
+    for row in everything:
+        shown = [float(p.split("model attribution ")[1].split(",")[0]) for p in row["paths"]]
+        assert shown == sorted(shown, reverse=True) and all("DWPC weight" in p for p in row["paths"])
     compound_view = predictor.rank("c0", top=3)
     assert all(r["id"].startswith("d") for r in compound_view)
 
