@@ -74,10 +74,12 @@ class LinkTrainConfig(_Strict):
     epochs: int = Field(100, ge=1)
     lr: float = Field(0.005, gt=0)
     weight_decay: float = Field(0.0, ge=0)
-    loss: Literal["bce", "softmax"] = Field(
+    loss: Literal["bce", "softmax", "softmax+bce"] = Field(
         "bce", description="bce: each positive against `negatives` random targets of the right kind; softmax: "
                            "cross-entropy of the true target against every node of the target kind (ranks "
-                           "directly, as MRR measures; needs the distmult decoder)")
+                           "directly, as MRR measures; needs the distmult decoder); softmax+bce: their sum (the "
+                           "softmax ranks targets per source, bce calibrates scores across sources, which pooled "
+                           "AUROC / AUPR compare)")
     softmax_both_ways: bool = Field(False, description="softmax: also the true source against every node of the "
                                                        "source kind (ranks compounds for a target too)")
     negatives: int = Field(5, ge=1, description="type-constrained negative targets per positive edge (bce)")
@@ -94,10 +96,11 @@ class LinkConfig(_Strict):
     split: LinkSplitConfig = LinkSplitConfig()
     model: LinkModelConfig = LinkModelConfig()
     train: LinkTrainConfig = LinkTrainConfig()
+    search: dict | None = Field(None, description="Optuna search space, used by `gnn-drug tune`")
 
     @model_validator(mode="after")
     def _softmax_needs_all_scores(self) -> LinkConfig:
-        if self.train.loss == "softmax" and self.model.decoder != "distmult":
+        if self.train.loss.startswith("softmax") and self.model.decoder != "distmult":
             raise ValueError("train.loss softmax scores every target and needs model.decoder distmult")
         return self
 
@@ -173,7 +176,7 @@ class LinkModel(torch.nn.Module):
                                      config.hidden_dim, config.layers, config.dropout, config.encoder,
                                      embed_featured=config.embed_featured)
         if config.decoder == "distmult":
-            scale = config.decoder_scale or (20.0 if loss == "softmax" else 5.0)
+            scale = config.decoder_scale or (20.0 if loss.startswith("softmax") else 5.0)
             self.decoder = DECODERS["distmult"](config.hidden_dim, scale)
         else:
             self.decoder = DECODERS[config.decoder](config.hidden_dim)
@@ -244,7 +247,10 @@ def _evaluate(model, features, seen: EncoderGraph, split, graph, part: str, know
 
 # ---- training ------------------------------------------------------------------------------------------------
 def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: str | os.PathLike | None = None,
-                   data_dir: str | os.PathLike | None = None, resume: bool = False, log: Log = print_log) -> dict:
+                   data_dir: str | os.PathLike | None = None, resume: bool = False, log: Log = print_log,
+                   on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
+    """Train, select on validation MRR, evaluate; ``on_epoch_end(epoch, record)`` gets each epoch's record
+    (``val_score`` = validation MRR) after its checkpoint (the tuner's pruning hook)."""
     out = Path(out_dir)
     if (out / "metrics.json").exists() and not resume:
         raise ConfigError(f"{out}: already holds a finished run; choose another --out or pass --resume")
@@ -315,6 +321,8 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
                          "rng": torch.get_rng_state()}, checkpoint)
         log(f"epoch {epoch + 1:>3}/{config.train.epochs}  loss {loss.item():.4f}  val MRR {val['mrr']:.4f}  "
             f"best {best:.4f} @ {best_epoch + 1}  {history[-1]['seconds']:.1f}s")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, {**history[-1], "val_score": val["mrr"]})
     model.load_state_dict(best_state)
 
     known_all = known_targets(train_pairs, val_pairs, test_pairs)
@@ -341,16 +349,18 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
 def _link_loss(model: LinkModel, z: dict[str, torch.Tensor], edge_type: EdgeType, src: torch.Tensor,
                dst: torch.Tensor, config: LinkTrainConfig, rng: np.random.Generator, n_targets: int) -> torch.Tensor:
     sources, targets = z[edge_type[0]], z[edge_type[2]]
-    if config.loss == "softmax":
+    loss = torch.zeros(())
+    if config.loss.startswith("softmax"):
         loss = F.cross_entropy(model.decoder.score_all(sources[src], targets), dst)
         if config.softmax_both_ways:  # DistMult is symmetric in its arguments' roles: score_all(t, S) = s(S, t)
             loss = (loss + F.cross_entropy(model.decoder.score_all(targets[dst], sources), src)) / 2
-        return loss
+        if config.loss == "softmax":
+            return loss
     neg_src = src.repeat(config.negatives)
     neg_dst = torch.from_numpy(rng.integers(0, n_targets, len(neg_src)))
     pos = model.decoder(sources[src], targets[dst])
     neg = model.decoder(sources[neg_src], targets[neg_dst])
-    return F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos)) + F.binary_cross_entropy_with_logits(
+    return loss + F.binary_cross_entropy_with_logits(pos, torch.ones_like(pos)) + F.binary_cross_entropy_with_logits(
         neg, torch.zeros_like(neg))
 
 

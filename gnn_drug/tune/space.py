@@ -86,12 +86,16 @@ def overrides_for(values: dict[str, Any]) -> list[str]:
             for key, value in values.items()]
 
 
-def check_space_against_config(base_raw: dict, dims: list[Dimension], source: str) -> None:
-    """Every dimension must name a real config field: try the lowest/first value of each."""
+def check_space_against_config(base_raw: dict, dims: list[Dimension], source: str, load=None) -> None:
+    """Every dimension must name a real config field: try the lowest/first value of each. ``load(path, overrides,
+    raw=...)`` validates a config (default: the molecule/pair task loader)."""
     for dim in dims:
         value = dim.choices[0] if dim.choices is not None else dim.low
         raw = json.loads(json.dumps(base_raw))
         try:
-            load_config(raw=raw, overrides=overrides_for({dim.key: value}))
+            if load is None:
+                load_config(raw=raw, overrides=overrides_for({dim.key: value}))
+            else:
+                load(None, overrides_for({dim.key: value}), raw=raw)
         except ConfigError as exc:
             raise ConfigError(f"{source}: search.{dim.key} does not give a valid config: {exc}") from None

@@ -98,16 +98,13 @@ def run_study(config_path: str | os.PathLike, out_dir: str | os.PathLike, trials
               heartbeat_s: int = 60, log: Log = print) -> TuneResult:
     """Run (or join, or resume) a study until it has ``trials`` finished trials or ``timeout_s`` passes."""
     optuna = _optuna()
-    from gnn_drug.tasks.molecule_property import train_run
-    from gnn_drug.tasks.pairs import PAIR_TASKS, train_pair_run
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base = load_config(config_path, overrides)
+    task = _task_of(config_path, overrides)
+    base = task.load(config_path, overrides)
     base_raw = base.model_dump(mode="json")
-    train = train_pair_run if base.task in PAIR_TASKS else train_run
     dims = parse_search_space(base_raw.pop("search"), str(config_path))
-    check_space_against_config(base_raw, dims, str(config_path))
+    check_space_against_config(base_raw, dims, str(config_path), load=task.load)
     storage_url = storage or f"sqlite:///{(out / 'study.db').resolve()}"
     study = optuna.create_study(
         study_name=study_name, storage=make_storage(storage_url, heartbeat_s), direction="maximize",
@@ -119,7 +116,7 @@ def run_study(config_path: str | os.PathLike, out_dir: str | os.PathLike, trials
 
     def objective(trial) -> float:
         values = {d.key: d.suggest(trial) for d in dims}
-        config = load_config(raw=copy.deepcopy(base_raw), overrides=overrides_for(values))
+        config = task.load(None, overrides_for(values), raw=copy.deepcopy(base_raw))
         run_dir = out / "trials" / study_name / f"{trial.number:04d}"
         if run_dir.exists():  # trial numbers are unique in a study: anything here is stale
             import shutil
@@ -137,14 +134,12 @@ def run_study(config_path: str | os.PathLike, out_dir: str | os.PathLike, trials
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
 
-        metrics = train(config, run_dir, data_dir=data_dir, resume=False, log=lambda _m: None,
-                        on_epoch_end=report)
-        types = list(json.loads((run_dir / "model" / "model.json").read_text())["task_types"])
+        metrics = task.train(config, run_dir, config_path, data_dir, report)
         for part in ("val", "test"):
             if part in metrics:
                 trial.set_user_attr(f"{part}_metrics", {k: v for k, v in metrics[part].items()
                                                         if isinstance(v, float)})
-        value = selection_score(metrics["val"], types)
+        value = task.score(metrics, run_dir)
         log(f"trial {trial.number}: val {value:.4f}  " + " ".join(f"{k}={v}" for k, v in values.items()))
         return value
 
@@ -154,10 +149,51 @@ def run_study(config_path: str | os.PathLike, out_dir: str | os.PathLike, trials
                                                                          optuna.trial.TrialState.PRUNED))
         study.optimize(objective, n_trials=remaining, timeout=timeout_s, callbacks=[stop_at_budget],
                        catch=(ConfigError,), gc_after_trial=True)
-    outputs = write_outputs(study, base_raw, out, dims_keys=[d.key for d in dims])
+    outputs = write_outputs(study, base_raw, out, dims_keys=[d.key for d in dims], load=task.load)
     best = _best(study)
     return TuneResult(study_name, _redact(storage_url), best.value if best else None,
                       dict(best.params) if best else {}, _finished(study), outputs)
+
+
+@dataclass
+class _TunedTask:
+    """How the tuner loads, trains and scores one kind of task (molecule/pair tasks or knowledge-graph links)."""
+
+    load: Callable
+    train: Callable
+    score: Callable
+
+    @staticmethod
+    def load_task_config(path, overrides, raw=None):
+        return load_config(path, overrides, raw=raw)
+
+
+def _task_of(config_path, overrides) -> _TunedTask:
+    from gnn_drug.tasks.link_prediction import LINK_TASKS
+    from gnn_drug.yaml_files import read_yaml_mapping
+
+    if read_yaml_mapping(config_path, "config file").get("task") in LINK_TASKS:
+        from gnn_drug.tasks.link_prediction import load_link_config, train_link_run
+
+        def train_link(config, run_dir, path, data_dir, report):
+            return train_link_run(config, run_dir, config_path=path, data_dir=data_dir, log=lambda _m: None,
+                                  on_epoch_end=report)
+
+        return _TunedTask(lambda path, overrides, raw=None: load_link_config(path, raw=raw, overrides=overrides),
+                          train_link, lambda metrics, _run_dir: float(metrics["val"]["mrr"]))
+
+    def train_property(config, run_dir, _path, data_dir, report):
+        from gnn_drug.tasks.molecule_property import train_run
+        from gnn_drug.tasks.pairs import PAIR_TASKS, train_pair_run
+
+        train = train_pair_run if config.task in PAIR_TASKS else train_run
+        return train(config, run_dir, data_dir=data_dir, resume=False, log=lambda _m: None, on_epoch_end=report)
+
+    def score(metrics, run_dir):
+        types = list(json.loads((Path(run_dir) / "model" / "model.json").read_text())["task_types"])
+        return selection_score(metrics["val"], types)
+
+    return _TunedTask(_TunedTask.load_task_config, train_property, score)
 
 
 def _best(study):
@@ -177,8 +213,11 @@ def _redact(url: str) -> str:
     return url
 
 
-def write_outputs(study: optuna.Study, base_raw: dict, out: Path, dims_keys: list[str]) -> dict[str, str]:
-    """best.yaml (ready to train), trials.csv, and PNG plots; each written atomically."""
+def write_outputs(study: optuna.Study, base_raw: dict, out: Path, dims_keys: list[str],
+                  load: Callable = None) -> dict[str, str]:
+    """best.yaml (ready to train), trials.csv, and PNG plots; each written atomically. ``load(path, overrides,
+    raw=...)`` validates the best config (default: the molecule/pair task loader)."""
+    load = load or _TunedTask.load_task_config
     outputs: dict[str, str] = {}
     best = _best(study)
     frame = study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs", "duration",
@@ -190,7 +229,7 @@ def write_outputs(study: optuna.Study, base_raw: dict, out: Path, dims_keys: lis
         raw = copy.deepcopy(base_raw)
         params = {k: v for k, v in best.params.items() if k in dims_keys}
         decoded = {k: json.loads(v) if isinstance(v, str) and v[:1] in "[{" else v for k, v in params.items()}
-        config = load_config(raw=raw, overrides=overrides_for(decoded))
+        config = load(None, overrides_for(decoded), raw=raw)
         header = (f"# best trial {best.number} of study {study.study_name!r}: validation score {best.value:.4f}\n"
                   f"# train it: gnn-drug train {out / 'best.yaml'} --out RUN_DIR\n")
         body = yaml.safe_dump({k: v for k, v in config.model_dump(mode="json").items() if k != "search"},

@@ -234,3 +234,21 @@ def test_pykeen_baselines_rank_the_same_held_out_edges(toy_graph):
         assert 0 <= metrics["test"]["auroc"] <= 1
         # trained on the message graph only: the held-out treats edges are not among its triples
         assert metrics["triples"] == len(triples) - len(split.val) - len(split.test)
+
+
+def test_tuning_a_knowledge_graph_config_selects_on_validation_mrr(toy_graph, tmp_path):
+    import yaml
+
+    from gnn_drug.tune.study import run_study
+
+    raw = _config(toy_graph, epochs=8).model_dump(mode="json")
+    raw["search"] = {"model.hidden_dim": {"choices": [8, 16]}, "train.lr": {"low": 0.003, "high": 0.03, "log": True}}
+    config_path = tmp_path / "kg_tune.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    result = run_study(config_path, tmp_path / "tune", trials=3, study_name="kg", pruner="none", log=quiet)
+    assert result.finished_trials == 3 and 0 < result.best_value <= 1
+    trials = sorted((tmp_path / "tune" / "trials" / "kg").iterdir())
+    vals = [json.loads((t / "metrics.json").read_text())["val"]["mrr"] for t in trials]
+    assert result.best_value == pytest.approx(max(vals))  # the study's value is each run's validation MRR
+    best = load_link_config(tmp_path / "tune" / "best.yaml")  # ready to train
+    assert best.model.hidden_dim == result.best_params["model.hidden_dim"] and best.search is None
