@@ -422,6 +422,11 @@ def kg_build(
             typer.echo(f"{item['file']}: {item['rows']:,} ids, {item['repeated_in_table']:,} repeated in the file, "
                        f"{item['joined_to_earlier_tables']:,} joined to nodes of earlier tables{unjoined}")
     for item in graph.report:
+        if "similarity" in item:
+            typer.echo(f"similarity: {item['edges']:,} {item['edge_type']} edges ({item['method']}, top "
+                       f"{item['top_k']} of {item['nodes_with_structure']:,} {item['similarity']} nodes with "
+                       "structures)")
+            continue
         labels = {"dangling_source": "dangling source ids", "dangling_target": "dangling target ids",
                   "self_loops": "self-loops", "duplicates_in_type": "duplicates (or mirrored copies)"}
         dropped = [f"{item[k]:,} {label}" for k, label in labels.items() if item.get(k)]

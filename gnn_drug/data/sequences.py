@@ -56,3 +56,38 @@ def kmer_composition(sequences: Sequence[str]) -> np.ndarray:
             di = np.bincount(pairs, minlength=len(_DIPEPTIDE_INDEX))
             out[i, len(AMINO_ACIDS) :] = di / di.sum()
     return out
+
+
+def kmer_neighbours(sequences: Sequence[str], k: int, top_k: int, min_similarity: float = 0.0,
+                    block: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, similarity) of each sequence's ``top_k`` most similar others by cosine similarity of their k-mer
+    count vectors (standard residues only; a homology proxy that needs no alignment), at least ``min_similarity``;
+    empty sequences have no neighbours. Memory O(n * block)."""
+    from scipy import sparse
+
+    index: dict[str, int] = {}
+    rows, cols = [], []
+    for i, seq in enumerate(sequences):
+        for p in range(len(seq) - k + 1):
+            word = seq[p : p + k]
+            if all(c in AMINO_ACIDS for c in word):
+                rows.append(i)
+                cols.append(index.setdefault(word, len(index)))
+    counts = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sequences), max(len(index), 1)))
+    counts.sum_duplicates()
+    norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+    unit = sparse.diags(np.where(norms > 0, 1.0 / np.maximum(norms, 1e-12), 0.0)) @ counts
+    out_i, out_j, out_s = [], [], []
+    for start in range(0, len(sequences), block):
+        sims = (unit[start : start + block] @ unit.T).toarray()
+        for a in range(sims.shape[0]):
+            i = start + a
+            if norms[i] == 0:
+                continue
+            sims[a, i] = -1.0
+            order = np.argsort(-sims[a], kind="stable")[:top_k]
+            order = order[sims[a, order] >= max(min_similarity, 1e-12)]
+            out_i += [i] * len(order)
+            out_j += order.tolist()
+            out_s += sims[a, order].tolist()
+    return np.asarray(out_i, dtype=np.int64), np.asarray(out_j, dtype=np.int64), np.asarray(out_s, dtype=np.float64)

@@ -21,7 +21,14 @@ import pandas as pd
 from gnn_drug.data.registry import sha256_of
 from gnn_drug.data.tables import read_table
 from gnn_drug.errors import DataError
-from gnn_drug.kg.spec import EdgeTableSpec, KGSpec, NodeTableSpec, StructureTableSpec, resolve_spec_path
+from gnn_drug.kg.spec import (
+    EdgeTableSpec,
+    KGSpec,
+    NodeTableSpec,
+    SimilaritySpec,
+    StructureTableSpec,
+    resolve_spec_path,
+)
 
 EdgeType = tuple[str, str, str]
 MANIFEST = "manifest.json"
@@ -285,8 +292,44 @@ def build_kg(spec: KGSpec, spec_path: str | os.PathLike | None = None,
             raise DataError(f"{table.file}: {table.kind} nodes already have {structure_types[table.kind]} "
                             f"structures; one kind holds one sort")
         node_report.append(_add_structures(table, path, ids, structures))
+    for similarity in spec.similarity:
+        edge_type, edge_set, entry = _similarity_edges(similarity, structures, structure_types)
+        if edge_type in edges:
+            raise DataError(f"similarity: {edge_key(edge_type)} is already an edge type of the spec; choose another "
+                            "relation name")
+        edges[edge_type] = edge_set
+        report.append(entry)
     return KnowledgeGraph(spec.name, node_ids, node_names, edges, report, sources, node_report, structures,
                           structure_types)
+
+
+def _similarity_edges(spec: SimilaritySpec, structures: dict[str, list[str]],
+                      structure_types: dict[str, str]) -> tuple[EdgeType, EdgeSet, dict]:
+    """Top-k structure-similarity edges of one kind (undirected: a pair found from both ends is one edge)."""
+    if spec.kind not in structures:
+        raise DataError(f"similarity: {spec.kind} nodes have no structures (add a structures: table for them)")
+    values = structures[spec.kind]
+    if structure_types[spec.kind] == "smiles":
+        from gnn_drug.chem import parse_smiles
+        from gnn_drug.chem.similarity import morgan_fingerprint, tanimoto_neighbours
+
+        fingerprints = [morgan_fingerprint(parse_smiles(v)) if v else None for v in values]
+        i, j, sim = tanimoto_neighbours(fingerprints, spec.top_k, spec.min_similarity)
+        method = "Tanimoto, Morgan radius 2 / 2048 bits"
+    else:
+        from gnn_drug.data.sequences import kmer_neighbours
+
+        i, j, sim = kmer_neighbours(values, spec.kmer, spec.top_k, spec.min_similarity)
+        method = f"cosine of {spec.kmer}-mer counts"
+    a, b = np.minimum(i, j), np.maximum(i, j)
+    _, first = np.unique(a * (len(values) + 1) + b, return_index=True)
+    first = np.sort(first)
+    edge_type = (spec.kind, spec.relation, spec.kind)
+    entry = {"similarity": spec.kind, "edge_type": edge_key(edge_type), "method": method, "top_k": spec.top_k,
+             "min_similarity": spec.min_similarity, "nodes_with_structure": int(sum(1 for v in values if v)),
+             "edges": int(len(first)),
+             "mean_similarity": float(sim[first].mean()) if len(first) else None}
+    return edge_type, EdgeSet(a[first], b[first], False, None, sim[first]), entry
 
 
 def _coverage(edge_type: EdgeType, source: np.ndarray, target: np.ndarray, source_ids: list[str],

@@ -90,12 +90,26 @@ class StructureTableSpec(_Strict):
         return self
 
 
+class SimilaritySpec(_Strict):
+    """Edges joining each node of ``kind`` that has a structure to its ``top_k`` most similar nodes of the kind:
+    Tanimoto on Morgan bits (radius 2, 2048) for compounds, cosine of ``kmer``-mer counts for protein sequences
+    (an alignment-free homology proxy). Undirected, weighted by the similarity; DTINet and NeoDTI use such
+    drug-drug and protein-protein similarity networks."""
+
+    kind: str
+    relation: str = "similar"
+    top_k: int = Field(10, ge=1)
+    min_similarity: float = Field(0.0, ge=0, le=1)
+    kmer: int = Field(3, ge=1, le=5, description="sequences: k-mer length")
+
+
 class KGSpec(_Strict):
     name: str
     description: str = ""
     nodes: list[NodeTableSpec] = Field(min_length=1)
     edges: list[EdgeTableSpec] = Field(min_length=1)
     structures: list[StructureTableSpec] = []
+    similarity: list[SimilaritySpec] = []
 
 
 def load_kg_spec(path: str | os.PathLike) -> KGSpec:

@@ -10,17 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rdkit import Chem, DataStructs
-from rdkit.Chem import rdFingerprintGenerator
+
+from gnn_drug.chem.similarity import morgan_fingerprint
+
+__all__ = ["DEFAULT_THRESHOLD", "TrainingSetNeighbours", "morgan_fingerprint"]
 
 DEFAULT_THRESHOLD = 0.35
-_GENERATOR = None
-
-
-def morgan_fingerprint(mol: Chem.Mol) -> DataStructs.ExplicitBitVect:
-    global _GENERATOR
-    if _GENERATOR is None:
-        _GENERATOR = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
-    return _GENERATOR.GetFingerprint(mol)
 
 
 class TrainingSetNeighbours:

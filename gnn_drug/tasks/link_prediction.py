@@ -56,7 +56,22 @@ class LinkSplitConfig(_Strict):
     seed: int = 0
 
 
+class MetapathModelConfig(_Strict):
+    """``model.kind: metapath``: logistic regression on degree-weighted path counts (Rephetio)."""
+
+    max_length: int = Field(3, ge=2, le=4, description="metapaths of 2..max_length steps")
+    damping: float = Field(0.4, ge=0, le=1, description="DWPC degree damping exponent")
+    folds: int = Field(5, ge=2, description="training edges in this many parts; a part's features are computed "
+                                            "without its own edges")
+    negatives: int = Field(10, ge=1, description="sampled non-edges per training edge (half same-source)")
+    regularization: list[float] = Field([0.01, 0.1, 1.0, 10.0], min_length=1,
+                                        description="inverse L2 strengths tried; the best on validation is kept")
+
+
 class LinkModelConfig(_Strict):
+    kind: Literal["gnn", "metapath"] = Field("gnn", description="gnn: heterogeneous GNN + decoder; metapath: "
+                                                                "logistic regression on metapath features")
+    metapath: MetapathModelConfig = MetapathModelConfig()
     encoder: Literal["sage", "hgt"] = Field("sage", description="relational GraphSAGE (R-GCN family) or HGT")
     hidden_dim: int = Field(64, ge=4)
     layers: int = Field(2, ge=0)
@@ -85,6 +100,9 @@ class LinkTrainConfig(_Strict):
     negatives: int = Field(5, ge=1, description="type-constrained negative targets per positive edge (bce)")
     supervision_fraction: float = Field(0.3, gt=0, lt=1, description="training edges scored, not passed, per epoch")
     patience: int = Field(20, ge=1)
+    selection: Literal["mrr", "auroc", "aupr", "auroc_uniform", "aupr_uniform"] = Field(
+        "mrr", description="validation figure for model selection and early stopping: filtered MRR, or AUROC / "
+                           "AUPR against sampled non-edges (per source, or drawn uniformly over all pairs)")
     seed: int = 0
 
 
@@ -266,6 +284,8 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
     log(f"{graph.name}: {'–'.join(edge_type)} split {config.split.method}: {len(split.train)} train, "
         f"{len(split.val)} val, {len(split.test)} test edges; {others} other edges joining held-out pairs removed "
         "from the message graph")
+    if config.model.kind == "metapath":
+        return _train_metapath_run(config, out, config_path, graph, split, seen, removed, log, started)
     features = node_features(graph, config.model)
     log("node features: " + (", ".join(f"{k} {tuple(v.shape)}" for k, v in features.items()) or "none")
         + "; learned embeddings for the other kinds")
@@ -290,6 +310,7 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
         torch.set_rng_state(state["rng"])
         log(f"resumed from {checkpoint} after epoch {start}")
     rng_base = config.train.seed * 100003
+    selection = config.train.selection
     for epoch in range(start, config.train.epochs):
         if bad >= config.train.patience:
             break
@@ -307,28 +328,29 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        val = _evaluate(model, features, seen, split, graph, "val", known_val)
-        improved = val["mrr"] > best
+        val = _evaluate(model, features, seen, split, graph, "val", known_val, with_auc=selection != "mrr")
+        improved = val[selection] > best
         if improved:
-            best, best_epoch, bad = val["mrr"], epoch, 0
+            best, best_epoch, bad = val[selection], epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad += 1
         history.append({"epoch": epoch + 1, "loss": loss.item(), "val_mrr": val["mrr"],
-                        "seconds": time.perf_counter() - t0})
+                        f"val_{selection}": val[selection], "seconds": time.perf_counter() - t0})
         save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "best_model": best_state,
                          "epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad, "history": history,
                          "rng": torch.get_rng_state()}, checkpoint)
-        log(f"epoch {epoch + 1:>3}/{config.train.epochs}  loss {loss.item():.4f}  val MRR {val['mrr']:.4f}  "
-            f"best {best:.4f} @ {best_epoch + 1}  {history[-1]['seconds']:.1f}s")
+        log(f"epoch {epoch + 1:>3}/{config.train.epochs}  loss {loss.item():.4f}  val {selection} "
+            f"{val[selection]:.4f}  best {best:.4f} @ {best_epoch + 1}  {history[-1]['seconds']:.1f}s")
         if on_epoch_end is not None:
-            on_epoch_end(epoch, {**history[-1], "val_score": val["mrr"]})
+            on_epoch_end(epoch, {**history[-1], "val_score": val[selection]})
     model.load_state_dict(best_state)
 
     known_all = known_targets(train_pairs, val_pairs, test_pairs)
     metrics = {"edge_type": list(edge_type), "split": {"method": config.split.method, "train": len(split.train),
                                                       "val": len(split.val), "test": len(split.test)},
-               "val": _evaluate(model, features, seen, split, graph, "val", known_val),
+               "val": _evaluate(model, features, seen, split, graph, "val", known_val, with_auc=True),
+               "selection": selection,
                "test": _evaluate(model, features, seen, split, graph, "test", known_all, with_auc=True),
                "degree_prior_test": _degree_prior_metrics(train_pairs, test_pairs, len(graph.node_ids[edge_type[0]]),
                                                           n_targets, known_all),
@@ -336,13 +358,49 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
                "best_epoch": best_epoch + 1, "epochs_run": len(history),
                "seconds_per_epoch": float(np.median([h["seconds"] for h in history])) if history else None,
                "seconds": round(time.perf_counter() - started, 1)}
-    card = {"task": config.task, "config": config.model_dump(mode="json"), "graph": graph.name,
-            "graph_path": str(graph_location(config, config_path)), "graph_sources": graph.sources,
-            "edge_type": list(edge_type),
-            "metrics": {k: metrics[k] for k in ("val", "test", "degree_prior_test")}}
-    save_model_dir(out / "model", dict(model.state_dict()), card)
+    save_model_dir(out / "model", dict(model.state_dict()), _card(config, config_path, graph, metrics))
     atomic_write_text(out / "history.json", json.dumps(history, indent=2))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    return metrics
+
+
+def _card(config: LinkConfig, config_path, graph: KnowledgeGraph, metrics: dict, **extra) -> dict:
+    return {"task": config.task, "config": config.model_dump(mode="json"), "graph": graph.name,
+            "graph_path": str(graph_location(config, config_path)), "graph_sources": graph.sources,
+            "edge_type": list(config.edge_type),
+            "metrics": {k: metrics[k] for k in ("val", "test", "degree_prior_test")}, **extra}
+
+
+def _train_metapath_run(config: LinkConfig, out: Path, config_path, graph: KnowledgeGraph, split: EdgeSplit,
+                        seen: KnowledgeGraph, removed: dict, log: Log, started: float) -> dict:
+    """``model.kind: metapath``: fit on metapath features of the message graph, evaluate like the GNN."""
+    from gnn_drug.tasks.metapath_links import evaluate_pairs, fit_metapath_model, metapath_card, metapath_weights
+
+    edge_type = split.edge_type
+    try:
+        model, info = fit_metapath_model(graph, seen, split, config.model.metapath, config.train.selection,
+                                         config.train.seed, log)
+    except ValueError as exc:
+        raise ConfigError(f"{config.graph}: {exc}") from None
+    train_pairs, val_pairs, test_pairs = (split.pairs(graph, p) for p in ("train", "val", "test"))
+    n_s, n_t = len(graph.node_ids[edge_type[0]]), len(graph.node_ids[edge_type[2]])
+    known_all = known_targets(train_pairs, val_pairs, test_pairs)
+    metrics = {"edge_type": list(edge_type), "split": {"method": config.split.method, "train": len(split.train),
+                                                      "val": len(split.val), "test": len(split.test)},
+               "val": evaluate_pairs(model, val_pairs, known_targets(train_pairs, val_pairs), n_s, n_t),
+               "selection": config.train.selection,
+               "test": evaluate_pairs(model, test_pairs, known_all, n_s, n_t),
+               "degree_prior_test": _degree_prior_metrics(train_pairs, test_pairs, n_s, n_t, known_all),
+               "removed_from_message_graph": {k: v for k, v in removed.items() if v},
+               "metapath_model": info, "metapath_weights": metapath_weights(model)[:20],
+               "best_epoch": 1, "epochs_run": 1, "seconds_per_epoch": None,
+               "seconds": round(time.perf_counter() - started, 1)}
+    stored, tensors = metapath_card(model)
+    save_model_dir(out / "model", {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in tensors.items()},
+                   _card(config, config_path, graph, metrics, metapath_model=stored))
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    log(f"test: MRR {metrics['test']['mrr']:.4f}, AUROC {metrics['test']['auroc']:.4f}, AUPR "
+        f"{metrics['test']['aupr']:.4f} ({time.perf_counter() - started:.0f} s)")
     return metrics
 
 
@@ -410,12 +468,31 @@ class LinkPredictor:
         self.config = LinkConfig.model_validate(card["config"])
         self.edge_type: EdgeType = tuple(card["edge_type"])
         self.graph = graph
+        self.metapath_model = None
+        if self.config.model.kind == "metapath":
+            from gnn_drug.tasks.metapath_links import load_metapath_model
+
+            self.metapath_model = load_metapath_model(graph, self.edge_type, card["metapath_model"],
+                                                      {k: v.numpy() for k, v in tensors.items()})
+            return
         self.features = node_features(graph, self.config.model)
         self.model = LinkModel(graph, self.features, self.config.model, self.config.train.loss)
         self.model.load_state_dict(tensors)
         self.model.eval()
         with torch.no_grad():
             self.z = self.model.encoder(self.features, EncoderGraph(self.model.encoder, graph, self.edge_type).full)
+
+    def _scores(self, query: int, as_source: bool) -> np.ndarray:
+        """Scores of every candidate of the other kind for node ``query`` of the source (or target) kind."""
+        if self.metapath_model is not None:
+            return (self.metapath_model.score_sources(np.array([query]))[0] if as_source
+                    else self.metapath_model.score_for_target(query))
+        source_kind, _, target_kind = self.edge_type
+        query_kind, other_kind = (source_kind, target_kind) if as_source else (target_kind, source_kind)
+        others = self.z[other_kind]
+        with torch.no_grad():
+            vector = self.z[query_kind][query].expand(others.shape[0], -1)
+            return (self.model.decoder(vector, others) if as_source else self.model.decoder(others, vector)).numpy()
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> LinkPredictor:
@@ -456,6 +533,9 @@ class LinkPredictor:
         from gnn_drug.chem import MorganFeaturizer, Standardizer
 
         kind, _, target_kind = self.edge_type
+        if self.metapath_model is not None:
+            raise DataError("a metapath model scores pairs by the graph paths between them; a compound outside the "
+                            "graph has none (use a GNN model with compound_features: morgan)")
         if kind not in self.features or self.graph.structure_types.get(kind) != "smiles":
             raise DataError(f"{kind} nodes have no structure features in this model; only graph members can be "
                             "ranked")
@@ -526,15 +606,13 @@ class LinkPredictor:
         else:
             raise DataError(f"{node_id!r} is neither a {source_kind} nor a {target_kind} node of {self.graph.name}")
         q = self.graph.index(query_kind)[node_id]
-        others = self.z[other_kind]
-        with torch.no_grad():
-            query = self.z[query_kind][q].expand(others.shape[0], -1)
-            scores = (self.model.decoder(query, others) if as_source else self.model.decoder(others, query)).numpy()
+        scores = self._scores(q, as_source)
         edges = self.graph.edges[self.edge_type]
         known = set((edges.target[edges.source == q] if as_source else edges.source[edges.target == q]).tolist())
         metapaths = two_step_metapaths(self.graph, self.edge_type)
         explainer = PathExplainer(self.graph) if explain_paths else None
-        attribute = self.config.model.encoder == "sage" and self.config.model.layers > 0
+        attribute = (self.metapath_model is None and self.config.model.encoder == "sage"
+                     and self.config.model.layers > 0)
         rows = []
         for i in np.argsort(-scores, kind="stable"):
             if int(i) in known and not include_known:
@@ -542,7 +620,14 @@ class LinkPredictor:
             candidate = self.graph.node_ids[other_kind][i]
             row = {"rank": len(rows) + 1, "id": candidate, "name": self.graph.node_names[other_kind][i],
                    "score": float(scores[i]), "known": int(i) in known}
-            if explain_paths:
+            if explain_paths and self.metapath_model is not None:
+                from gnn_drug.tasks.metapath_links import explain_with_metapaths
+
+                src, dst = (node_id, candidate) if as_source else (candidate, node_id)
+                pair = (q, int(i)) if as_source else (int(i), q)
+                row["paths"] = [p.text() for p in explain_with_metapaths(self.metapath_model, explainer, src, dst,
+                                                                         *pair, explain_paths)]
+            elif explain_paths:
                 src, dst = (node_id, candidate) if as_source else (candidate, node_id)
                 pool = explainer.explain(src, dst, metapaths, PATH_POOL if attribute else explain_paths)
                 if attribute and pool:

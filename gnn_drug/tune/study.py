@@ -180,7 +180,7 @@ def _task_of(config_path, overrides) -> _TunedTask:
                                   on_epoch_end=report)
 
         return _TunedTask(lambda path, overrides, raw=None: load_link_config(path, raw=raw, overrides=overrides),
-                          train_link, lambda metrics, _run_dir: float(metrics["val"]["mrr"]))
+                          train_link, lambda metrics, _run_dir: float(metrics["val"][metrics.get("selection", "mrr")]))
 
     def train_property(config, run_dir, _path, data_dir, report):
         from gnn_drug.tasks.molecule_property import train_run

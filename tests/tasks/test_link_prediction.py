@@ -252,3 +252,51 @@ def test_tuning_a_knowledge_graph_config_selects_on_validation_mrr(toy_graph, tm
     assert result.best_value == pytest.approx(max(vals))  # the study's value is each run's validation MRR
     best = load_link_config(tmp_path / "tune" / "best.yaml")  # ready to train
     assert best.model.hidden_dim == result.best_params["model.hidden_dim"] and best.search is None
+
+
+def test_metapath_model_learns_the_rule_and_explains_with_its_metapath(toy_graph, tmp_path):
+    from gnn_drug.tasks.link_prediction import LinkPredictor
+
+    config = _config(toy_graph).model_copy(deep=True)
+    config.model.kind = "metapath"
+    config.model.metapath.max_length = 2
+    metrics = train_link_run(config, tmp_path / "run", log=quiet)
+    assert metrics["test"]["mrr"] > 1.5 * metrics["degree_prior_test"]["mrr"]
+    assert metrics["test"]["auroc"] > 0.9 > metrics["degree_prior_test"]["auroc"]
+    weights = {w["metapath"]: w["coefficient"] for w in metrics["metapath_weights"]}
+    rule = "Compound –binds→ Gene ←associates– Disease"
+    assert weights[rule] == max(weights.values()) > 0  # the generating mechanism carries the largest weight
+    predictor = LinkPredictor.load(tmp_path / "run")
+    rows = predictor.rank("d0", top=60, include_known=True, explain_paths=2)
+    known = [r for r in rows if r["known"]]
+    assert known and all(r["paths"] and "–binds→" in r["paths"][0] and "model attribution +" in r["paths"][0]
+                         for r in known)
+    assert rows[0]["known"]  # a true treatment ranks first
+    for_compound = predictor.rank("c0", top=3)
+    assert all(r["id"].startswith("d") for r in for_compound)
+    with pytest.raises(Exception, match="paths between them"):
+        predictor.rank_new_compound("CCO")
+
+
+def test_metapath_training_rows_never_see_their_own_edge(toy_graph):
+    from gnn_drug.kg.build import load_kg
+    from gnn_drug.kg.metapaths import Metapath, MetapathFeatures, Step
+    from gnn_drug.kg.splits import message_graph, split_edges
+    from gnn_drug.tasks.metapath_links import _training_rows
+
+    graph = load_kg(toy_graph)
+    treats = ("Compound", "treats", "Disease")
+    seen, _ = message_graph(graph, split_edges(graph, treats, (0.8, 0.1, 0.1), seed=0))
+    train = np.stack([seen.edges[treats].source, seen.edges[treats].target], axis=1)
+    loop = Metapath((Step(treats, True), Step(treats, False), Step(treats, True)))  # uses the pair's own edge
+    base = MetapathFeatures(seen, [loop])
+    dwpc, _, labels = _training_rows(base, seen, treats, 3, 2, np.random.default_rng(0), quiet)
+    order = np.random.default_rng(0).permutation(len(train))
+    row = 0
+    for part in np.array_split(order, 3):
+        keep = np.setdiff1d(order, part)
+        masked = base.with_target_edges(treats, train[keep, 0], train[keep, 1]).pairs(train[part, 0], train[part, 1])
+        assert np.allclose(dwpc[row : row + len(part), 0], masked[:, 0]) and labels[row : row + len(part)].all()
+        row += len(part) + 2 * len(part)  # then its sampled non-edges
+    with_own_edges = base.pairs(train[:, 0], train[:, 1])[:, 0]
+    assert (with_own_edges > 0).all()  # unmasked, every training pair would see itself
