@@ -72,6 +72,13 @@ def test_luo_network_from_matrices(data_dir):
     assert len(graph.edges[("Drug", "interacts", "Drug")]) == 5018  # symmetric matrix: each pair once
     ppi = next(r for r in graph.report if r["edge_type"] == "Protein|interacts|Protein")
     assert ppi["self_loops"] >= 591  # the diagonal is not an edge
+    # the preset adds top-10 structure-similarity networks, undirected, weighted by the similarity
+    for kind in ("Drug", "Protein"):
+        similar = graph.edges[(kind, "similar", kind)]
+        assert not similar.directed and (similar.source < similar.target).all()
+        assert 5 * graph.node_counts()[kind] <= len(similar) <= 10 * graph.node_counts()[kind]
+        assert (0 < similar.weight).all() and (similar.weight <= 1 + 1e-9).all()
+        assert next(r for r in graph.report if r.get("similarity") == kind)["edges"] == len(similar)
 
 
 def _write(tmp_path: Path, spec: dict) -> Path:
@@ -153,3 +160,31 @@ def test_merged_hetionet_luo_joins_compounds_and_genes_to_proteins(data_dir):
     assert len(encodes["join"]["target"]["not_reached_examples"]) == 10
     # both sources' edges on one compound: Hetionet's binds-Gene and Luo's targets-Protein
     assert ("Compound", "binds", "Gene") in graph.edges and ("Compound", "targets", "Protein") in graph.edges
+
+
+def test_similarity_edges_join_each_structure_to_its_nearest_ones(tmp_path):
+    """Compounds: Tanimoto on Morgan bits; proteins: cosine of k-mer counts; nodes without structure get none."""
+    pd.DataFrame({"id": ["c1", "c2", "c3", "c4", "p1", "p2", "p3"], "kind": ["C"] * 4 + ["P"] * 3}).to_csv(
+        tmp_path / "nodes.csv", index=False)
+    pd.DataFrame({"c": ["c1", "c2", "c3"], "smiles": ["CCCCCCO", "CCCCCCN", "c1ccccc1C(=O)O"]}).to_csv(
+        tmp_path / "smiles.csv", index=False)
+    pd.DataFrame({"p": ["p1", "p2", "p3"], "seq": ["MKTAYIAKQRQISFVKSHFSRQ", "MKTAYIAKQRQISFVKSHFSRW",
+                                                    "GGGGPPPPWWWWDDDD"]}).to_csv(tmp_path / "seq.csv", index=False)
+    pd.DataFrame({"a": ["c1"], "b": ["p1"]}).to_csv(tmp_path / "binds.csv", index=False)
+    spec = _write(tmp_path, {
+        "name": "sim", "nodes": [{"file": "nodes.csv", "id_column": "id", "kind_column": "kind"}],
+        "edges": [{"file": "binds.csv", "relation": "binds", "source": {"kind": "C", "column": "a"},
+                   "target": {"kind": "P", "column": "b"}}],
+        "structures": [{"file": "smiles.csv", "kind": "C", "id_column": "c", "smiles_column": "smiles"},
+                       {"file": "seq.csv", "kind": "P", "id_column": "p", "sequence_column": "seq"}],
+        "similarity": [{"kind": "C", "top_k": 1}, {"kind": "P", "top_k": 1, "kmer": 3}]})
+    graph = build_kg(load_kg_spec(spec), spec)
+    compounds = graph.edges[("C", "similar", "C")]
+    pairs = {tuple(sorted((int(a), int(b)))) for a, b in zip(compounds.source, compounds.target, strict=True)}
+    assert (0, 1) in pairs and not any(3 in p for p in pairs)  # the two alkyl chains; c4 has no structure
+    proteins = graph.edges[("P", "similar", "P")]
+    best = {(int(a), int(b)): w for a, b, w in zip(proteins.source, proteins.target, proteins.weight, strict=True)}
+    assert best[(0, 1)] > 0.8 and all(w < best[(0, 1)] for k, w in best.items() if k != (0, 1))
+    bad = _write(tmp_path, {**yaml.safe_load(spec.read_text()), "similarity": [{"kind": "X"}]})
+    with pytest.raises(DataError, match="X nodes have no structures"):
+        build_kg(load_kg_spec(bad), bad)
