@@ -52,6 +52,30 @@ class Dimension:
                                    step=None if self.step is None else float(self.step))
 
 
+def base_values(base_raw: dict, dims: list[Dimension]) -> dict[str, Any]:
+    """The base config's own value of each dimension that the space contains, in Optuna's encoding (lists as
+    JSON text): enqueued as the study's first trial, so the tuned config is never worse than the base on the
+    tuning split's validation set."""
+    out: dict[str, Any] = {}
+    for dim in dims:
+        node: Any = base_raw
+        for part in dim.key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                node = None
+                break
+            node = node[part]
+        if node is None:
+            continue
+        if dim.choices is not None:
+            if node in dim.choices:
+                out[dim.key] = json.dumps(node) if isinstance(node, list | dict) else node
+        elif isinstance(node, int | float) and not isinstance(node, bool) and dim.low <= node <= dim.high:
+            on_step = dim.step is None or abs((node - dim.low) / dim.step - round((node - dim.low) / dim.step)) < 1e-9
+            if on_step and (not dim.is_int or float(node).is_integer()):
+                out[dim.key] = int(node) if dim.is_int else float(node)
+    return out
+
+
 def parse_search_space(search: dict | None, source: str = "config") -> list[Dimension]:
     """Validate the ``search:`` block; errors name the key and what is wrong with it."""
     if not search:

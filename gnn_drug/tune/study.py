@@ -28,7 +28,7 @@ from gnn_drug.data.atomic import atomic_path, atomic_write_text
 from gnn_drug.errors import ConfigError
 from gnn_drug.tasks.config import load_config
 from gnn_drug.train.metrics import selection_score
-from gnn_drug.tune.space import check_space_against_config, overrides_for, parse_search_space
+from gnn_drug.tune.space import base_values, check_space_against_config, overrides_for, parse_search_space
 
 if TYPE_CHECKING:
     import optuna
@@ -112,6 +112,10 @@ def run_study(config_path: str | os.PathLike, out_dir: str | os.PathLike, trials
         sampler=optuna.samplers.TPESampler(seed=seed, constant_liar=True, n_startup_trials=min(8, trials)))
     worker = f"{socket.gethostname()}:{os.getpid()}"
     already = _finished(study)
+    if not study.get_trials(deepcopy=False):  # a fresh study: its first trial is the base config itself
+        defaults = base_values(base_raw, dims)
+        if defaults:
+            study.enqueue_trial(defaults, user_attrs={"base_config": True}, skip_if_exists=True)
     log(f"study {study_name!r} on {_redact(storage_url)}: {already} finished trial(s), budget {trials}")
 
     def objective(trial) -> float:

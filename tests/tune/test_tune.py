@@ -78,6 +78,12 @@ def test_study_writes_best_config_trials_and_plots_and_resumes(tmp_path, tune_co
 
     study = optuna.load_study(study_name="tox", storage=f"sqlite:///{out / 'study.db'}")
     assert all(len(t.intermediate_values) == 4 for t in study.trials)  # one report per epoch, for the pruner
+    # the first trial is the base config itself, so tuning can only improve on it (on the tuning split)
+    first = study.trials[0]
+    assert first.user_attrs.get("base_config") is True
+    assert first.params == {"model.depth": 2, "model.hidden_dim": 32, "train.lr": pytest.approx(0.003),
+                            "featurization.extra_features": "[]"}
+    assert result.best_value >= first.value
 
     again = run_study(tune_config, out, trials=4, study_name="tox", seed=0, log=quiet)  # resume: one more
     assert again.finished_trials == 4
