@@ -80,6 +80,17 @@ class MoleculeFeaturizer:
         canonical, _, graph, extra = self.featurize_with_mol(smiles)
         return canonical, graph, extra
 
+    def keys_with_mol(self, smiles: str):
+        """(canonical SMILES, standardised molecule, graph keys (see ``MolGraphFeaturizer.keys``), extra vector):
+        the compact form screening workers send to the process that runs the models."""
+        std = self.standardizer(smiles)
+        keys = self.graph.keys(std.mol)
+        if self.vectors:
+            extra = np.concatenate([v(std.mol) for v in self.vectors]).astype(np.float32)
+        else:
+            extra = np.zeros(0, dtype=np.float32)
+        return std.smiles, std.mol, keys, extra
+
     def featurize_with_mol(self, smiles: str):
         """(canonical SMILES, standardised RDKit molecule, graph, extra vector), for callers that also need the
         molecule (screening computes properties on it)."""

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gnn_drug.chem import MolGraph
 from gnn_drug.data.atomic import atomic_path, atomic_write_text
 from gnn_drug.data.featurize import FeaturizedMolecules, MoleculeFeaturizer, Reject
 from gnn_drug.data.progress import progress_bar
@@ -37,7 +36,7 @@ from gnn_drug.screen.domain import DEFAULT_THRESHOLD, TrainingSetNeighbours
 from gnn_drug.screen.library import count_molecules, iter_library
 from gnn_drug.screen.properties import BASIC_COLUMNS, DETAILED_COLUMNS
 from gnn_drug.screen.ranking import Ranking, diverse_pick, pareto_front
-from gnn_drug.screen.workers import init_worker, phase1_chunk, phase2_chunk
+from gnn_drug.screen.workers import Phase1Chunk, init_worker, phase1_chunk, phase2_chunk
 from gnn_drug.tasks.molecule_property import MoleculePropertyPredictor
 
 Log = Callable[[str], None]
@@ -83,14 +82,12 @@ def load_models(specs: dict[str, Path], log: Log) -> tuple[list[ScreenModel], li
     return models, featurizers
 
 
-def _predict_chunk(models: list[ScreenModel], results: list, n_featurizers: int) -> pd.DataFrame:
-    valid = [r for r in results if r[1] is not None]
-    frame = pd.DataFrame({"row": np.array([r[0] for r in valid], dtype=np.int64),
-                          "smiles": [r[1] for r in valid]})
-    basics = np.array([r[3] for r in valid], dtype=object).reshape(len(valid), len(BASIC_COLUMNS))
+def _predict_chunk(models: list[ScreenModel], result: Phase1Chunk, n_featurizers: int) -> pd.DataFrame:
+    frame = pd.DataFrame({"row": np.array(result.rows, dtype=np.int64), "smiles": result.canonical})
+    basics = np.array(result.basic, dtype=object).reshape(len(result.rows), len(BASIC_COLUMNS))
     for j, column in enumerate(BASIC_COLUMNS):
         frame[column] = basics[:, j].astype(bool if column == "veber_ok" else np.float64)
-    if not valid:  # a chunk of only invalid molecules still has every column, so all chunks share one schema
+    if not result.rows:  # a chunk of only invalid molecules still has every column, so all chunks share one schema
         for model in models:
             for target in model.predictor.targets:
                 frame[f"{model.name}:{target}"] = frame[f"{model.name}:{target}_std"] = np.zeros(0)
@@ -101,18 +98,16 @@ def _predict_chunk(models: list[ScreenModel], results: list, n_featurizers: int)
         users = [m for m in models if m.featurizer_index == k]
         if not users:
             continue
-        graphs = [MolGraph.from_bytes(r[2][k][0]) for r in valid]
-        extras = np.stack([np.frombuffer(r[2][k][1], dtype=np.float32) for r in valid]) if users[
-            0].predictor.featurizer.extra_dim else np.zeros((len(valid), 0), np.float32)
-        featurized = FeaturizedMolecules(np.arange(len(valid)), frame["smiles"].tolist(), graphs, extras, [])
+        graphs = users[0].predictor.featurizer.graph.unpack_graphs(result.graphs[k])
+        featurized = FeaturizedMolecules(np.arange(len(result.rows)), result.canonical, graphs, result.extras[k], [])
         for model in users:
-            result = model.predictor.predict_featurized(featurized)
+            prediction = model.predictor.predict_featurized(featurized)
             for j, target in enumerate(model.predictor.targets):
-                frame[f"{model.name}:{target}"] = result.mean[:, j]
-                frame[f"{model.name}:{target}_std"] = result.std[:, j]
-            frame[f"{model.name}:mean"] = result.mean.mean(axis=1)
-            frame[f"{model.name}:max"] = result.mean.max(axis=1)
-            frame[f"{model.name}:std_mean"] = result.std.mean(axis=1)
+                frame[f"{model.name}:{target}"] = prediction.mean[:, j]
+                frame[f"{model.name}:{target}_std"] = prediction.std[:, j]
+            frame[f"{model.name}:mean"] = prediction.mean.mean(axis=1)
+            frame[f"{model.name}:max"] = prediction.mean.max(axis=1)
+            frame[f"{model.name}:std_mean"] = prediction.std.mean(axis=1)
     return frame
 
 
@@ -182,10 +177,9 @@ def _screen(library: Path, specs: dict[str, Path], loaded: list[ScreenModel], fe
             results = future.result()
             frame = _predict_chunk(loaded, results, len(featurizers))
             frame.insert(1, "id", [chunk_ids[r - first_row] for r in frame["row"]])
-            failed = [r for r in results if r[1] is None]
-            rejects = pd.DataFrame({"row": [r[0] for r in failed],
-                                    "input": [chunk_smiles[r[0] - first_row] for r in failed],
-                                    "reason": [r[2] for r in failed]})
+            rejects = pd.DataFrame({"row": [row for row, _ in results.rejects],
+                                    "input": [chunk_smiles[row - first_row] for row, _ in results.rejects],
+                                    "reason": [reason for _, reason in results.rejects]})
             with atomic_path(chunk_dir / f"rejects_{index:06d}.csv") as tmp:
                 rejects.to_csv(tmp, index=False)
             with atomic_path(chunk_dir / f"chunk_{index:06d}.parquet") as tmp:

@@ -3,7 +3,12 @@ RDKit's memory, not PyTorch's: the main process alone holds the models."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+import numpy as np
+
 from gnn_drug.chem import InvalidMoleculeError
+from gnn_drug.chem.graph import pack_keys
 from gnn_drug.data.featurize import MoleculeFeaturizer
 from gnn_drug.screen.properties import basic_properties, detailed_properties
 
@@ -18,23 +23,46 @@ def init_worker(featurizers: list[MoleculeFeaturizer]) -> None:
     RDLogger.DisableLog("rdApp.*")
 
 
-def phase1_chunk(chunk: tuple[int, list[str]], featurizers: list[MoleculeFeaturizer] | None = None) -> list:
-    """Per molecule: (row, canonical, [graph bytes, extra bytes] per featuriser, basic properties) or a reject."""
+@dataclass
+class Phase1Chunk:
+    """One chunk's phase-1 results, compact and pickle-cheap: per valid molecule its row, canonical SMILES and
+    basic properties; per featuriser the packed graph keys of all of them and their extra vectors; the rejects."""
+
+    rows: list[int]
+    canonical: list[str]
+    graphs: list[bytes]  # per featuriser: pack_keys(...) over the valid molecules, in order
+    extras: list[np.ndarray]  # per featuriser: [valid, extra_dim] float32
+    basic: list[tuple]  # per valid molecule: BASIC_COLUMNS values
+    rejects: list[tuple[int, str]] = field(default_factory=list)  # (row, reason)
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.rejects)
+
+
+def phase1_chunk(chunk: tuple[int, list[str]], featurizers: list[MoleculeFeaturizer] | None = None) -> Phase1Chunk:
+    """Standardise and featurise each molecule for every featuriser, with its basic properties."""
     first_row, smiles = chunk
     featurizers = featurizers or _FEATURIZERS
-    out = []
+    rows, canonical, basic, rejects = [], [], [], []
+    keys: list[list] = [[] for _ in featurizers]
+    extras: list[list] = [[] for _ in featurizers]
     for offset, s in enumerate(smiles):
         row = first_row + offset
         try:
-            canonical, mol, graph, extra = featurizers[0].featurize_with_mol(s)
-            features = [(graph.to_bytes(), extra.tobytes())]
-            for other in featurizers[1:]:
-                _, _, g, e = other.featurize_with_mol(s)
-                features.append((g.to_bytes(), e.tobytes()))
-            out.append((row, canonical, features, basic_properties(mol)))
+            found = [featurizers[0].keys_with_mol(s)]
+            found += [other.keys_with_mol(s) for other in featurizers[1:]]
         except InvalidMoleculeError as exc:
-            out.append((row, None, exc.reason, None))
-    return out
+            rejects.append((row, exc.reason))
+            continue
+        rows.append(row)
+        canonical.append(found[0][0])
+        basic.append(basic_properties(found[0][1]))
+        for k, (_, _, graph_keys, extra) in enumerate(found):
+            keys[k].append(graph_keys)
+            extras[k].append(extra)
+    return Phase1Chunk(rows, canonical, [pack_keys(k) for k in keys],
+                       [np.stack(e).astype(np.float32) if e else np.zeros((0, f.extra_dim), np.float32)
+                        for e, f in zip(extras, featurizers, strict=True)], basic, rejects)
 
 
 def phase2_chunk(smiles: list[str]) -> list[tuple]:
