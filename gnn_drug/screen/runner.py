@@ -82,7 +82,8 @@ def load_models(specs: dict[str, Path], log: Log) -> tuple[list[ScreenModel], li
     return models, featurizers
 
 
-def _predict_chunk(models: list[ScreenModel], result: Phase1Chunk, n_featurizers: int) -> pd.DataFrame:
+def _predict_chunk(models: list[ScreenModel], result: Phase1Chunk, n_featurizers: int,
+                   precision: str = "fp32") -> pd.DataFrame:
     frame = pd.DataFrame({"row": np.array(result.rows, dtype=np.int64), "smiles": result.canonical})
     basics = np.array(result.basic, dtype=object).reshape(len(result.rows), len(BASIC_COLUMNS))
     for j, column in enumerate(BASIC_COLUMNS):
@@ -101,7 +102,7 @@ def _predict_chunk(models: list[ScreenModel], result: Phase1Chunk, n_featurizers
         graphs = users[0].predictor.featurizer.graph.unpack_graphs(result.graphs[k])
         featurized = FeaturizedMolecules(np.arange(len(result.rows)), result.canonical, graphs, result.extras[k], [])
         for model in users:
-            prediction = model.predictor.predict_featurized(featurized)
+            prediction = model.predictor.predict_featurized(featurized, precision=precision)
             for j, target in enumerate(model.predictor.targets):
                 frame[f"{model.name}:{target}"] = prediction.mean[:, j]
                 frame[f"{model.name}:{target}_std"] = prediction.std[:, j]
@@ -112,10 +113,12 @@ def _predict_chunk(models: list[ScreenModel], result: Phase1Chunk, n_featurizers
 
 
 # ---- driver --------------------------------------------------------------------------------------------------
-def _fingerprint(library: Path, specs: dict[str, Path], chunk_size: int) -> str:
-    """What the finished chunks depend on: library bytes, model cards, chunk size. Not the ranking: scores are
-    computed from the stored columns, so rerunning with another ranking re-ranks without re-scoring."""
+def _fingerprint(library: Path, specs: dict[str, Path], chunk_size: int, precision: str = "fp32") -> str:
+    """What the finished chunks depend on: library bytes, model cards, chunk size, precision. Not the ranking:
+    scores are computed from the stored columns, so rerunning with another ranking re-ranks without re-scoring."""
     digest = hashlib.sha256(sha256_of(library).encode())
+    if precision != "fp32":
+        digest.update(precision.encode())
     for name, path in sorted(specs.items()):
         model_dir = path / "model" if (path / "model").is_dir() else path
         digest.update(name.encode() + sha256_of(model_dir / "model.json").encode())
@@ -126,7 +129,9 @@ def _fingerprint(library: Path, specs: dict[str, Path], chunk_size: int) -> str:
 def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ranking: Ranking,
            out_dir: str | os.PathLike, smiles_column: str = "smiles", id_column: str | None = None,
            chunk_size: int = 10_000, n_workers: int = 2, domain_threshold: float = DEFAULT_THRESHOLD,
-           log: Log = print) -> ScreenResult:
+           log: Log = print, precision: str = "fp32") -> ScreenResult:
+    """``precision="bf16"``: the models' matrix products in bfloat16 (faster on CPUs with AMX / AVX-512 BF16;
+    probabilities differ from fp32 by ~1e-4)."""
     started = time.perf_counter()
     library = Path(library)
     out = Path(out_dir)
@@ -141,16 +146,16 @@ def screen(library: str | os.PathLike, models: dict[str, str | os.PathLike], ran
     torch.set_num_threads(max(1, (os.cpu_count() or 1) - n_workers))
     try:
         return _screen(library, specs, loaded, featurizers, ranking, out, smiles_column, id_column, chunk_size,
-                       n_workers, domain_threshold, log, started)
+                       n_workers, domain_threshold, log, started, precision)
     finally:
         torch.set_num_threads(threads)
 
 
 def _screen(library: Path, specs: dict[str, Path], loaded: list[ScreenModel], featurizers: list[MoleculeFeaturizer],
             ranking: Ranking, out: Path, smiles_column: str, id_column: str | None, chunk_size: int, n_workers: int,
-            domain_threshold: float, log: Log, started: float) -> ScreenResult:
+            domain_threshold: float, log: Log, started: float, precision: str = "fp32") -> ScreenResult:
     chunk_dir = out / ".chunks"
-    fingerprint = _fingerprint(library, specs, chunk_size)
+    fingerprint = _fingerprint(library, specs, chunk_size, precision)
     meta_path = chunk_dir / "meta.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()).get("fingerprint") != fingerprint:
         log(f"{out}: earlier chunks were made from another library, model or chunk size; starting afresh")
@@ -175,7 +180,7 @@ def _screen(library: Path, specs: dict[str, Path], loaded: list[ScreenModel], fe
             nonlocal processed
             index, first_row, chunk_ids, chunk_smiles, future = pending.popleft()
             results = future.result()
-            frame = _predict_chunk(loaded, results, len(featurizers))
+            frame = _predict_chunk(loaded, results, len(featurizers), precision)
             frame.insert(1, "id", [chunk_ids[r - first_row] for r in frame["row"]])
             rejects = pd.DataFrame({"row": [row for row, _ in results.rejects],
                                     "input": [chunk_smiles[row - first_row] for row, _ in results.rejects],

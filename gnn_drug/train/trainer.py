@@ -88,14 +88,23 @@ class FitResult:
     history: list[dict] = field(default_factory=list)
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 def predict_outputs(model: nn.Module, dataset: MolGraphDataset, task_types: Sequence[str],
-                    scaler: TargetScaler, batch_size: int = 256, device: torch.device | str = "cpu") -> np.ndarray:
-    """Predictions in label units: probabilities for classification, unscaled values for regression."""
+                    scaler: TargetScaler, batch_size: int = 256, device: torch.device | str = "cpu",
+                    precision: str = "fp32") -> np.ndarray:
+    """Predictions in label units: probabilities for classification, unscaled values for regression.
+    ``precision="bf16"`` runs the matrix products in bfloat16 (autocast; CPUs with AMX / AVX-512 BF16 and GPUs
+    run them several times faster; outputs differ from fp32 by ~1e-4 in probability)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
     model.eval()
     outputs = []
-    with torch.no_grad():
+    device_type = torch.device(device).type
+    with torch.no_grad(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         for batch in dataset.batches(batch_size):
-            outputs.append(model(batch.to(device)).cpu().numpy())
+            outputs.append(model(batch.to(device)).float().cpu().numpy())
     raw = np.concatenate(outputs) if outputs else np.zeros((0, len(task_types)), np.float32)
     is_class = np.array([t == CLASSIFICATION for t in task_types])
     probs = 1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))

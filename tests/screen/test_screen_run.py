@@ -180,3 +180,22 @@ def test_rerun_with_another_ranking_reranks_without_rescoring(screened, tmp_path
     top = pd.read_csv(copy / "top.csv")
     assert len(top) <= 10 and (np.diff(top["score"].to_numpy()) <= 1e-12).all()
     np.testing.assert_allclose(top["score"], np.clip((top["qed"] - 0.3) / 0.6, 0, 1))  # ranked by QED alone now
+
+
+def test_bf16_screen_scores_match_fp32_closely_and_is_not_mixed_with_fp32_chunks(screened, tmp_path):
+    out, args = screened
+    bf16_out = tmp_path / "bf16"
+    shutil.copytree(out, bf16_out)  # fp32 chunks present: a bf16 rerun must not reuse them
+    rerun = [*args[: args.index("--out") + 1], str(bf16_out), *args[args.index("--out") + 2:], "--precision", "bf16"]
+    result = CliRunner().invoke(app, rerun)
+    assert result.exit_code == 0, result.output
+    assert "starting afresh" in result.output
+    fp32 = pd.read_parquet(out / "scores.parquet").set_index("row")
+    bf16 = pd.read_parquet(bf16_out / "scores.parquet").set_index("row").loc[fp32.index]
+    columns = [c for c in fp32.columns if c.startswith("tox21:") and not c.endswith("_std")
+               and pd.api.types.is_float_dtype(fp32[c]) and "nearest" not in c]
+    difference = np.abs(fp32[columns].to_numpy() - bf16[columns].to_numpy())
+    assert difference.max() < 0.02 and difference.mean() < 2e-3
+    assert not np.array_equal(fp32[columns].to_numpy(), bf16[columns].to_numpy())  # it did run in bfloat16
+    bad = CliRunner().invoke(app, [*args, "--precision", "fp8"])
+    assert bad.exit_code == 2 and "choose fp32 or bf16" in bad.output
