@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from gnn_drug.tasks.config import load_config
 from gnn_drug.tasks.molecule_property import train_run
@@ -70,6 +71,7 @@ def main() -> None:
         states = [t.state.name for t in study.trials]
         record = {
             "config": name, "budget_s": budget, "tuning_wall_s": round(tuning_s, 1), "trials": len(states),
+            "torch_threads": torch.get_num_threads(),
             "complete": states.count("COMPLETE"), "pruned": states.count("PRUNED"), "failed": states.count("FAIL"),
             "best_params": result.best_params, "best_trial_val": result.best_value,
             "default": default, "tuned": tuned, "command": "python experiments/bench_tuning.py "
@@ -94,7 +96,8 @@ def main() -> None:
              "on each split seed, as is the default config; test ROC-AUC is never seen by the tuner.", ""]
     for r in kept:
         lines += [f"## {r['config']}", "", f"Command: `{r['command']}`  ",
-                  f"Budget: {r['budget_s']:.0f} s wall-clock on 2 cores (used {r['tuning_wall_s']:.0f} s), "
+                  f"Budget: {r['budget_s']:.0f} s wall-clock, {r.get('torch_threads', 2)} torch thread(s) on a "
+                  f"{os.cpu_count()}-core machine (used {r['tuning_wall_s']:.0f} s), "
                   f"{r['trials']} trials ({r['complete']} complete, {r['pruned']} pruned, {r['failed']} failed). "
                   f"Best parameters: `{json.dumps(r['best_params'])}`", "",
                   "| split seed | default val | tuned val | default test | tuned test |", "|---|---|---|---|---|"]
