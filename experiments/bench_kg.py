@@ -4,7 +4,7 @@ message graph, and the degree prior, all on the same split), written to experime
 
     python experiments/bench_kg.py [--runs ctd_random ctd_cold cbg_random cbg_cold luo_dti_cv] [--epochs N]
                                    [--variants gnn kge transe rotate] [--kge-epochs N] [--pykeen-epochs N]
-                                   [--set section.key=value]
+                                   [--folds N] [--set section.key=value]
 
 Runs as published used one torch thread (``OMP_NUM_THREADS=1``), next to another benchmark. Each run's record
 holds the config, the command, filtered MRR / Hits@k / AUROC / AUPR on the test edges, seconds
@@ -57,7 +57,7 @@ def _merge(raw: dict, change: dict) -> dict:
 
 
 def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir, kge_epochs: int = 1000,
-              sets: list[str] | None = None, pykeen_epochs: int = 20) -> dict:
+              sets: list[str] | None = None, pykeen_epochs: int = 20, max_folds: int | None = None) -> dict:
     config_file, change = RUNS[name]
     config = load_link_config(HERE / config_file)
     raw = _merge(config.model_dump(mode="json"), change)
@@ -86,7 +86,7 @@ def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir,
 
     if config.split.method == "kfold":  # cross-validation: every fold is a test set once; report the mean
         per_fold = []
-        for fold in range(config.split.folds):
+        for fold in range(min(config.split.folds, max_folds or config.split.folds)):
             fold_config = config.model_copy(update={"split": config.split.model_copy(update={"fold": fold})})
             per_fold.append(run_one(fold_config, out / f"fold{fold}", f"{name}/{variant}/fold{fold}"))
         metrics = _fold_mean(per_fold)
@@ -98,6 +98,7 @@ def bench_run(name: str, variant: str, epochs: int | None, work: Path, data_dir,
                        + (f" --epochs {epochs}" if epochs and variant == "gnn" else "")
                        + (f" --kge-epochs {kge_epochs}" if variant == "kge" else "")
                        + (f" --pykeen-epochs {pykeen_epochs}" if variant in KGE_MODELS else "")
+                       + (f" --folds {max_folds}" if max_folds and config.split.method == "kfold" else "")
                        + "".join(f" --set {a}" for a in sets or [])}
 
 
@@ -151,6 +152,9 @@ def write_tables(build: dict, records: list[dict]) -> None:
                     "rotate": "PyKEEN RotatE"}.get(label, label)
             figures = " | ".join(f"{part.get(k, float('nan')):.3f}" for k in (
                 "mrr", "hits@1", "hits@10", "hits@100", "auroc", "aupr", "auroc_uniform", "aupr_uniform"))
+            folds = m.get("folds")
+            if folds and len(folds) < r["resolved"]["split"]["folds"]:
+                name += f" (folds 0-{len(folds) - 1} of {r['resolved']['split']['folds']})"
             lines.append(f"| {r['run']} | {name} | {m['split']['test']} | {figures} | {timing} |")
     lines += ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in records})
     atomic_write_text(RESULTS / "kg.md", "\n".join(lines) + "\n")
@@ -169,6 +173,8 @@ def main() -> None:
                         help="full-batch steps of the DistMult embedding baseline (kge)")
     parser.add_argument("--pykeen-epochs", type=int, default=20,
                         help="passes over every triple of the PyKEEN baselines (transe, rotate)")
+    parser.add_argument("--folds", type=int, default=None,
+                        help="cross-validation runs: evaluate only the first N folds (default: all)")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="override, e.g. train.lr=0.001")
     parser.add_argument("--work", type=Path, default=HERE / "work" / "bench_kg")
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("GNN_DRUG_DATA"))
@@ -182,7 +188,7 @@ def main() -> None:
     for name in args.runs:
         for variant in args.variants:
             record = bench_run(name, variant, args.epochs, args.work, args.data_dir, args.kge_epochs, args.sets,
-                               pykeen_epochs=args.pykeen_epochs)
+                               pykeen_epochs=args.pykeen_epochs, max_folds=args.folds)
             # merge with what a concurrent run of this script may have written meanwhile
             current = json.loads(path.read_text()) if path.exists() else {"records": []}
             records = [r for r in current["records"] if (r["run"], r["variant"]) != (name, variant)] + [record]
