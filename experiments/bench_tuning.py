@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gnn_drug.data.atomic import atomic_write_text
 from gnn_drug.tasks.config import load_config
 from gnn_drug.tasks.molecule_property import train_run
 from gnn_drug.tune.study import run_study
@@ -85,7 +86,7 @@ def main() -> None:
     previous = json.loads(args.results.with_suffix(".json").read_text()) if args.results.with_suffix(
         ".json").exists() else []
     kept = [r for r in previous if r["config"] not in {r2["config"] for r2 in records}] + records
-    args.results.with_suffix(".json").write_text(json.dumps(kept, indent=2))
+    atomic_write_text(args.results.with_suffix(".json"), json.dumps(kept, indent=2))
 
     def mean(rows, key):
         return float(np.mean([r[key] for r in rows]))
@@ -107,7 +108,7 @@ def main() -> None:
         lines.append(f"| **mean** | {mean(r['default'], 'val_roc_auc'):.4f} | {mean(r['tuned'], 'val_roc_auc'):.4f}"
                      f" | {mean(r['default'], 'test_roc_auc'):.4f} | {mean(r['tuned'], 'test_roc_auc'):.4f} |")
         lines.append("")
-    args.results.with_suffix(".md").write_text("\n".join(lines))
+    atomic_write_text(args.results.with_suffix(".md"), "\n".join(lines))
     print(f"wrote {args.results.with_suffix('.md')}")
 
 

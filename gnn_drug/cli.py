@@ -512,7 +512,8 @@ def kg_rank(
     smiles: Annotated[str | None, typer.Option(
         "--smiles", help="A compound not in the graph (models with compound structure features).")] = None,
     top: Annotated[int, typer.Option("--top", min=1)] = 20,
-    explain: Annotated[int, typer.Option("--explain", min=0, help="Graph paths shown per candidate.")] = 3,
+    explain: Annotated[bool, typer.Option("--explain", help="List the graph paths behind each candidate.")] = False,
+    paths: Annotated[int, typer.Option("--paths", min=1, help="With --explain: paths shown per candidate.")] = 3,
     include_known: Annotated[bool, typer.Option("--include-known", help="Also list edges already in the graph.")]
     = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the ranking as JSON.")] = None,
@@ -525,7 +526,8 @@ def kg_rank(
     if (node is None) == (smiles is None):
         _fail("give --node or --smiles")
     predictor = LinkPredictor.load(run_dir, data_dir)
-    rows = predictor.rank(node, top, include_known, explain) if node else predictor.rank_new_compound(smiles, top)
+    rows = (predictor.rank(node, top, include_known, paths if explain else 0) if node
+            else predictor.rank_new_compound(smiles, top))
     _print_ranking(rows, out)
 
 
@@ -534,7 +536,8 @@ def repurpose(
     run_dir: Annotated[Path, typer.Argument(help="A Compound–treats–Disease run (gnn-drug train/kg train).")],
     disease: Annotated[str, typer.Option("--disease", help="Disease id (DOID:…) or name.")],
     top: Annotated[int, typer.Option("--top", min=1)] = 25,
-    explain: Annotated[int, typer.Option("--explain", min=0, help="Graph paths shown per compound.")] = 3,
+    explain: Annotated[bool, typer.Option("--explain", help="List the graph paths behind each compound.")] = False,
+    paths: Annotated[int, typer.Option("--paths", min=1, help="With --explain: paths shown per compound.")] = 3,
     include_known: Annotated[bool, typer.Option("--include-known")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the ranking as JSON.")] = None,
     data_dir: DataDir = None,
@@ -544,7 +547,7 @@ def repurpose(
 
     predictor = LinkPredictor.load(run_dir, data_dir)
     node = predictor.find_node(disease, predictor.edge_type[2])
-    _print_ranking(predictor.rank(node, top, include_known, explain), out)
+    _print_ranking(predictor.rank(node, top, include_known, paths if explain else 0), out)
 
 
 @app.command()
@@ -553,7 +556,8 @@ def targets(
     compound: Annotated[str | None, typer.Option("--compound", help="Compound id (DB…) or name.")] = None,
     smiles: Annotated[str | None, typer.Option("--smiles", help="A compound not in the graph.")] = None,
     top: Annotated[int, typer.Option("--top", min=1)] = 20,
-    explain: Annotated[int, typer.Option("--explain", min=0, help="Graph paths shown per target.")] = 3,
+    explain: Annotated[bool, typer.Option("--explain", help="List the graph paths behind each target.")] = False,
+    paths: Annotated[int, typer.Option("--paths", min=1, help="With --explain: paths shown per target.")] = 3,
     include_known: Annotated[bool, typer.Option("--include-known")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the ranking as JSON.")] = None,
     data_dir: DataDir = None,
@@ -568,7 +572,7 @@ def targets(
         _print_ranking(predictor.rank_new_compound(smiles, top), out)
         return
     node = predictor.find_node(compound, predictor.edge_type[0])
-    _print_ranking(predictor.rank(node, top, include_known, explain), out)
+    _print_ranking(predictor.rank(node, top, include_known, paths if explain else 0), out)
 
 
 def main() -> None:

@@ -22,11 +22,13 @@ class GraphPath:
     weight: float  # degree-weighted path weight
     indices: list[int] = field(default_factory=list)  # node indices within their kinds
     attribution: float | None = None  # the model's reliance on the path's edges (see LinkPredictor.rank)
+    stored_forward: list[bool] | None = None  # per step: is the edge stored in this direction (else the reverse)
 
     def text(self) -> str:
         parts = [f"{self.nodes[0][2]}"]
-        for relation, node in zip(self.metapath[1::2], self.nodes[1:], strict=True):
-            parts.append(f"–{relation}→ {node[2]}")
+        forward = self.stored_forward or [True] * (len(self.nodes) - 1)
+        for relation, node, ahead in zip(self.metapath[1::2], self.nodes[1:], forward, strict=True):
+            parts.append(f"–{relation}→ {node[2]}" if ahead else f"←{relation}– {node[2]}")
         scores = f"DWPC weight {self.weight:.3g}"
         if self.attribution is not None:
             scores = f"model attribution {self.attribution:+.3g}, {scores}"
@@ -87,6 +89,7 @@ class PathExplainer:
             if start is None or end is None:
                 continue
             steps = [self.neighbours(a, r, b) for a, r, b in zip(kinds[:-1], relations, kinds[1:], strict=True)]
+            forward = [(a, r, b) in self.graph.edges for a, r, b in zip(kinds[:-1], relations, kinds[1:], strict=True)]
             frontier = [[start]]
             for depth, step in enumerate(steps):
                 kind = kinds[depth + 1]
@@ -103,7 +106,7 @@ class PathExplainer:
                 weight = float(np.prod([max(degrees[kinds[i]][n], 1.0) ** -0.5 for i, n in enumerate(path)]))
                 ids, names = self.graph.node_ids, self.graph.node_names
                 nodes = [(kinds[i], ids[kinds[i]][n], names[kinds[i]][n]) for i, n in enumerate(path)]
-                found.append(GraphPath(list(metapath), nodes, weight, list(path)))
+                found.append(GraphPath(list(metapath), nodes, weight, list(path), stored_forward=forward))
         found.sort(key=lambda p: -p.weight)
         return found[:limit]
 

@@ -92,7 +92,7 @@ def test_ranking_for_a_disease_lists_new_compounds_with_their_paths(toy_graph, t
     assert len(everything) == 60  # every compound, known ones included and flagged
     assert {r["id"] for r in everything if r["known"]} == known
     # by construction a compound treats d0 when it binds a gene associated with d0: that is its explanation
-    assert all(any("–binds→" in p and "–associates→ d0" in p for p in r["paths"]) for r in everything if r["known"])
+    assert all(any("–binds→" in p and "←associates– d0" in p for p in r["paths"]) for r in everything if r["known"])
     # paths are ordered by the model's gradient attribution on their edges (shown next to the DWPC weight)
     for row in everything:
         shown = [float(p.split("model attribution ")[1].split(",")[0]) for p in row["paths"]]
@@ -117,6 +117,8 @@ def test_explained_paths_follow_the_metapath_and_weigh_hubs_down(toy_graph):
     assert paths and all(p.nodes[0][1] == c and p.nodes[-1][1] == diseases[0] for p in paths)
     assert any(p.nodes[1][1] == g for p in paths)
     assert all(a.weight >= b.weight for a, b in zip(paths, paths[1:], strict=False))
+    # the text follows the stored direction: Compound binds Gene, but Disease associates Gene
+    assert paths[0].text().startswith(f"{c} –binds→ ") and f"←associates– {diseases[0]}  (" in paths[0].text()
 
 
 def test_kg_train_and_rank_from_the_command_line(toy_graph, tmp_path):
@@ -174,6 +176,14 @@ def test_train_repurpose_and_targets_commands_with_names(toy_graph, tmp_path):
     result = runner.invoke(app, ["repurpose", str(tmp_path / "run"), "--disease", "D3", "--top", "3"])
     assert result.exit_code == 0, result.output  # names and ids match without regard to case
     assert result.stdout.count("score") == 3
+    command = ["repurpose", str(tmp_path / "run"), "--disease", "d0", "--top", "60", "--include-known"]
+    plain, explained = (runner.invoke(app, command + extra) for extra in ([], ["--explain", "--paths", "2"]))
+    assert plain.exit_code == 0 and explained.exit_code == 0, explained.output
+    assert "–binds→" not in plain.stdout  # paths only when asked for
+    # the known treatments of d0 bind a gene associated with d0 (the toy's rule): that path is listed, 2 at most each
+    path_lines = [line for line in explained.stdout.splitlines() if line.startswith("       ")]
+    assert any("–binds→" in line and "←associates– d0" in line for line in path_lines)
+    assert len(path_lines) <= 60 * 2
     wrong = runner.invoke(app, ["repurpose", str(tmp_path / "run"), "--disease", "d99"])
     assert wrong.exit_code != 0 and "close matches" in str(wrong.exception)
     result = runner.invoke(app, ["targets", str(tmp_path / "run"), "--compound", "c5", "--top", "2"])
