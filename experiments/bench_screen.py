@@ -1,12 +1,13 @@
 """Screening throughput and memory: gnn-drug screen on MOSES slices next to plain RDKit parsing, in one run.
 
-    python experiments/bench_screen.py [--sizes 10000 100000 1584663] [--workers 2]
+    python experiments/bench_screen.py [--sizes 10000 100000 1584663] [--workers 2] [--precisions fp32 bf16]
 
 Trains the benchmark's Tox21 model once (experiments/screen/tox21_screen_model.yaml) if it is not there, then for
 each slice size: (1) parses the slice with plain ``Chem.MolFromSmiles`` in ``--workers`` processes (the reference),
 (2) runs ``gnn-drug screen`` on it with the ranking experiments/screen/nontoxic_druglike.yaml. Peak RSS is the
 largest sum of resident memory over the screen's process tree, sampled every 0.2 s. Writes
-experiments/results/screening.md and screening.json.
+experiments/results/screening.md and screening.json, merged with the rows of earlier runs (one row per size, workers
+and precision; each row keeps the command that made it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import time
 from pathlib import Path
 
 import psutil
+
+from gnn_drug.data.atomic import atomic_write_text
 
 HERE = Path(__file__).resolve().parent
 FULL = 1_584_663
@@ -73,10 +76,32 @@ def peak_rss_of(command: list[str], env: dict) -> tuple[int, float, float, str]:
     return process.returncode, time.perf_counter() - started, peak / 2**20, err[-3000:]
 
 
+def _screen_slice(args, env: dict, model: Path, path: Path, size: int, precision: str, valid: int, parse_s: float,
+                  test_auc: float) -> dict:
+    out = args.work / f"out_{size}_{precision}"
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    command = [sys.executable, "-m", "gnn_drug.cli", "screen", "--library", str(path), "--smiles-column", "SMILES",
+               "--model", f"tox21={model}", "--rank", str(HERE / "screen" / "nontoxic_druglike.yaml"),
+               "--out", str(out), "--workers", str(args.workers), "--precision", precision]
+    code, wall, peak_mb, err = peak_rss_of(command, env)
+    if code != 0:
+        raise SystemExit(f"screen failed on {size} ({precision}): {err}")
+    summary = json.loads((out / "summary.json").read_text())
+    return {"size": size, "workers": args.workers, "precision": precision, "rdkit_parse_s": round(parse_s, 2),
+            "rdkit_parse_mol_s": round(size / parse_s), "rdkit_valid": valid,
+            "screen_wall_s": round(wall, 1), "screen_mol_s": round(size / wall), "peak_rss_mb": round(peak_mb),
+            "scored": summary["molecules"], "rejects": summary["rejects"], "top": summary["top"],
+            "model_test_roc_auc": round(test_auc, 4),
+            "command": f"python experiments/bench_screen.py --sizes {size} --workers {args.workers} "
+                       f"--precisions {precision}"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, FULL])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"],
+                        help="model precision(s) of the screen, each run on every slice")
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("GNN_DRUG_DATA"))
     parser.add_argument("--work", type=Path, default=HERE / "work" / "screen")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "screening")
@@ -100,38 +125,37 @@ def main() -> None:
                         break
                     dst.write(line)
         valid, parse_s = rdkit_parse(path, args.workers)
-        out = args.work / f"out_{size}"
-        subprocess.run(["rm", "-rf", str(out)], check=True)
-        command = [sys.executable, "-m", "gnn_drug.cli", "screen", "--library", str(path), "--smiles-column", "SMILES",
-                   "--model", f"tox21={model}", "--rank", str(HERE / "screen" / "nontoxic_druglike.yaml"),
-                   "--out", str(out), "--workers", str(args.workers)]
-        code, wall, peak_mb, err = peak_rss_of(command, env)
-        if code != 0:
-            raise SystemExit(f"screen failed on {size}: {err}")
-        summary = json.loads((out / "summary.json").read_text())
-        record = {"size": size, "workers": args.workers, "rdkit_parse_s": round(parse_s, 2),
-                  "rdkit_parse_mol_s": round(size / parse_s), "rdkit_valid": valid,
-                  "screen_wall_s": round(wall, 1), "screen_mol_s": round(size / wall), "peak_rss_mb": round(peak_mb),
-                  "scored": summary["molecules"], "rejects": summary["rejects"], "top": summary["top"],
-                  "model_test_roc_auc": round(test_auc, 4)}
-        records.append(record)
-        print(json.dumps(record), flush=True)
+        for precision in args.precisions:
+            records.append(_screen_slice(args, env, model, path, size, precision, valid, parse_s, test_auc))
+            print(json.dumps(records[-1]), flush=True)
     args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.with_suffix(".json").write_text(json.dumps(records, indent=2))
+    previous = (json.loads(args.results.with_suffix(".json").read_text())
+                if args.results.with_suffix(".json").exists() else [])
+
+    def key(r: dict) -> tuple:
+        return r["size"], r["workers"], r.get("precision", "fp32")
+
+    fresh = {key(r) for r in records}
+    kept = sorted([r for r in previous if key(r) not in fresh] + records, key=key)
+    atomic_write_text(args.results.with_suffix(".json"), json.dumps(kept, indent=2))
     lines = ["# Screening throughput and memory", "",
-             f"Command: `python experiments/bench_screen.py --sizes {' '.join(map(str, args.sizes))} "
-             f"--workers {args.workers}`  ",
              f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}. Model: "
              f"D-MPNN (experiments/screen/tox21_screen_model.yaml, Tox21 random-split test ROC-AUC {test_auc:.3f}); "
              "ranking experiments/screen/nontoxic_druglike.yaml (shortlist 5,000 get QED, PAINS/Brenk, InChIKey and "
              "nearest-neighbour similarity). Wall time includes start-up, featurisation, the model, both phases and "
-             "all outputs (scores.parquet, top.csv, rejects.csv, report.html).", "",
-             "| molecules | RDKit parse s | RDKit parse mol/s | screen s | screen mol/s | peak RSS MB | rejects |",
-             "|---|---|---|---|---|---|---|"]
-    for r in records:
-        lines.append(f"| {r['size']:,} | {r['rdkit_parse_s']} | {r['rdkit_parse_mol_s']:,} | {r['screen_wall_s']} | "
-                     f"{r['screen_mol_s']:,} | {r['peak_rss_mb']:,} | {r['rejects']} |")
-    args.results.with_suffix(".md").write_text("\n".join(lines) + "\n")
+             "all outputs (scores.parquet, top.csv, rejects.csv, report.html). RDKit parse: plain "
+             "`Chem.MolFromSmiles` of the same slice in as many processes, in the same run.", "",
+             "| molecules | workers | precision | RDKit parse s | RDKit parse mol/s | screen s | screen mol/s | "
+             "peak RSS MB | rejects | command |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in kept:
+        command = r.get("command", f"python experiments/bench_screen.py --sizes {r['size']} --workers {r['workers']}")
+        lines.append(f"| {r['size']:,} | {r['workers']} | {r.get('precision', 'fp32')} | {r['rdkit_parse_s']} | "
+                     f"{r['rdkit_parse_mol_s']:,} | {r['screen_wall_s']} | {r['screen_mol_s']:,} | "
+                     f"{r['peak_rss_mb']:,} | {r['rejects']} | `{command}` |")
+    notes = HERE / "results" / "screening_notes.md"  # measured by hand; kept below the generated table
+    atomic_write_text(args.results.with_suffix(".md"), "\n".join(lines) + "\n"
+                      + ("\n" + notes.read_text() if notes.exists() else ""))
     print(f"wrote {args.results.with_suffix('.md')}")
 
 
