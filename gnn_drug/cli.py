@@ -201,8 +201,10 @@ def screen(
 ) -> None:
     """Score every molecule of a library with one or more models, rank them, and write scores.parquet, top.csv,
     rejects.csv and report.html."""
-    if precision not in ("fp32", "bf16"):
-        _fail(f"--precision {precision!r}: choose fp32 or bf16")
+    from gnn_drug.train.trainer import PRECISIONS
+
+    if precision not in PRECISIONS:
+        _fail(f"--precision {precision!r}: choose {' or '.join(PRECISIONS)}")
     from gnn_drug.registry import resolve_model_dir
     from gnn_drug.screen.ranking import load_ranking
     from gnn_drug.screen.runner import screen as run_screen

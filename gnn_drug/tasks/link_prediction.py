@@ -347,21 +347,30 @@ def train_link_run(config: LinkConfig, out_dir: str | os.PathLike, config_path: 
     model.load_state_dict(best_state)
 
     known_all = known_targets(train_pairs, val_pairs, test_pairs)
-    metrics = {"edge_type": list(edge_type), "split": {"method": config.split.method, "train": len(split.train),
-                                                      "val": len(split.val), "test": len(split.test)},
-               "val": _evaluate(model, features, seen, split, graph, "val", known_val, with_auc=True),
-               "selection": selection,
-               "test": _evaluate(model, features, seen, split, graph, "test", known_all, with_auc=True),
-               "degree_prior_test": _degree_prior_metrics(train_pairs, test_pairs, len(graph.node_ids[edge_type[0]]),
-                                                          n_targets, known_all),
-               "removed_from_message_graph": {k: v for k, v in removed.items() if v},
-               "best_epoch": best_epoch + 1, "epochs_run": len(history),
-               "seconds_per_epoch": float(np.median([h["seconds"] for h in history])) if history else None,
-               "seconds": round(time.perf_counter() - started, 1)}
+    metrics = _run_metrics(
+        config, split, graph, removed, train_pairs, test_pairs, known_all, started,
+        val=_evaluate(model, features, seen, split, graph, "val", known_val, with_auc=True),
+        test=_evaluate(model, features, seen, split, graph, "test", known_all, with_auc=True),
+        best_epoch=best_epoch + 1, epochs_run=len(history),
+        seconds_per_epoch=float(np.median([h["seconds"] for h in history])) if history else None)
     save_model_dir(out / "model", dict(model.state_dict()), _card(config, config_path, graph, metrics))
     atomic_write_text(out / "history.json", json.dumps(history, indent=2))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
+
+
+def _run_metrics(config: LinkConfig, split: EdgeSplit, graph: KnowledgeGraph, removed: dict, train_pairs,
+                 test_pairs, known_all, started: float, *, val: dict, test: dict, **extra) -> dict:
+    """``metrics.json`` of a link run, whatever the model: split sizes, validation and test figures, the degree
+    prior on the same test edges, what the message graph lost, timings."""
+    edge_type = split.edge_type
+    n_sources, n_targets = len(graph.node_ids[edge_type[0]]), len(graph.node_ids[edge_type[2]])
+    return {"edge_type": list(edge_type), "split": {"method": config.split.method, "train": len(split.train),
+                                                   "val": len(split.val), "test": len(split.test)},
+            "val": val, "selection": config.train.selection, "test": test,
+            "degree_prior_test": _degree_prior_metrics(train_pairs, test_pairs, n_sources, n_targets, known_all),
+            "removed_from_message_graph": {k: v for k, v in removed.items() if v}, **extra,
+            "seconds": round(time.perf_counter() - started, 1)}
 
 
 def _card(config: LinkConfig, config_path, graph: KnowledgeGraph, metrics: dict, **extra) -> dict:
@@ -385,16 +394,12 @@ def _train_metapath_run(config: LinkConfig, out: Path, config_path, graph: Knowl
     train_pairs, val_pairs, test_pairs = (split.pairs(graph, p) for p in ("train", "val", "test"))
     n_s, n_t = len(graph.node_ids[edge_type[0]]), len(graph.node_ids[edge_type[2]])
     known_all = known_targets(train_pairs, val_pairs, test_pairs)
-    metrics = {"edge_type": list(edge_type), "split": {"method": config.split.method, "train": len(split.train),
-                                                      "val": len(split.val), "test": len(split.test)},
-               "val": evaluate_pairs(model, val_pairs, known_targets(train_pairs, val_pairs), n_s, n_t),
-               "selection": config.train.selection,
-               "test": evaluate_pairs(model, test_pairs, known_all, n_s, n_t),
-               "degree_prior_test": _degree_prior_metrics(train_pairs, test_pairs, n_s, n_t, known_all),
-               "removed_from_message_graph": {k: v for k, v in removed.items() if v},
-               "metapath_model": info, "metapath_weights": metapath_weights(model)[:20],
-               "best_epoch": 1, "epochs_run": 1, "seconds_per_epoch": None,
-               "seconds": round(time.perf_counter() - started, 1)}
+    metrics = _run_metrics(
+        config, split, graph, removed, train_pairs, test_pairs, known_all, started,
+        val=evaluate_pairs(model, val_pairs, known_targets(train_pairs, val_pairs), n_s, n_t),
+        test=evaluate_pairs(model, test_pairs, known_all, n_s, n_t),
+        metapath_model=info, metapath_weights=metapath_weights(model)[:20], best_epoch=1, epochs_run=1,
+        seconds_per_epoch=None)
     stored, tensors = metapath_card(model)
     save_model_dir(out / "model", {k: torch.from_numpy(np.asarray(v, dtype=np.float64)) for k, v in tensors.items()},
                    _card(config, config_path, graph, metrics, metapath_model=stored))
@@ -594,6 +599,20 @@ class LinkPredictor:
             path.attribution = total
         return sorted(paths, key=lambda p: -p.attribution)
 
+    def _explain(self, explainer, metapaths, attribute: bool, query_id: str, candidate_id: str, query: int,
+                 candidate: int, as_source: bool, limit: int) -> list:
+        """The ``limit`` graph paths that best support one (query, candidate) pair, by the model's own score."""
+        src, dst = (query_id, candidate_id) if as_source else (candidate_id, query_id)
+        pair = (query, candidate) if as_source else (candidate, query)
+        if self.metapath_model is not None:
+            from gnn_drug.tasks.metapath_links import explain_with_metapaths
+
+            return explain_with_metapaths(self.metapath_model, explainer, src, dst, *pair, limit)
+        pool = explainer.explain(src, dst, metapaths, PATH_POOL if attribute else limit)
+        if attribute and pool:
+            pool = self.rank_paths(pool, self.edge_attributions(*pair))
+        return pool[:limit]
+
     def rank(self, node_id: str, top: int = 20, include_known: bool = False, explain_paths: int = 0) -> list[dict]:
         """Candidates for ``node_id`` (a source-kind node: targets; a target-kind node: sources), best first."""
         from gnn_drug.kg.paths import PathExplainer
@@ -620,20 +639,9 @@ class LinkPredictor:
             candidate = self.graph.node_ids[other_kind][i]
             row = {"rank": len(rows) + 1, "id": candidate, "name": self.graph.node_names[other_kind][i],
                    "score": float(scores[i]), "known": int(i) in known}
-            if explain_paths and self.metapath_model is not None:
-                from gnn_drug.tasks.metapath_links import explain_with_metapaths
-
-                src, dst = (node_id, candidate) if as_source else (candidate, node_id)
-                pair = (q, int(i)) if as_source else (int(i), q)
-                row["paths"] = [p.text() for p in explain_with_metapaths(self.metapath_model, explainer, src, dst,
-                                                                         *pair, explain_paths)]
-            elif explain_paths:
-                src, dst = (node_id, candidate) if as_source else (candidate, node_id)
-                pool = explainer.explain(src, dst, metapaths, PATH_POOL if attribute else explain_paths)
-                if attribute and pool:
-                    pair = (q, int(i)) if as_source else (int(i), q)
-                    pool = self.rank_paths(pool, self.edge_attributions(*pair))
-                row["paths"] = [p.text() for p in pool[:explain_paths]]
+            if explain_paths:
+                row["paths"] = [p.text() for p in self._explain(explainer, metapaths, attribute, node_id, candidate,
+                                                                q, int(i), as_source, explain_paths)]
             rows.append(row)
             if len(rows) >= top:
                 break
