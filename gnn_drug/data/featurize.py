@@ -27,6 +27,7 @@ from gnn_drug.chem import (
     RDKit2DFeaturizer,
     Standardizer,
 )
+from gnn_drug.chem.graph import pack_keys
 
 VECTOR_FEATURIZERS: dict[str, Callable[[], object]] = {
     "morgan": lambda: MorganFeaturizer(counts=False),
@@ -126,17 +127,34 @@ def _init_worker(featurizer: MoleculeFeaturizer) -> None:
     _WORKER_FEATURIZER = featurizer
 
 
-def _featurize_chunk(chunk: list[tuple[int, str]], featurizer: MoleculeFeaturizer | None = None) -> list[tuple]:
+@dataclass
+class FeaturizedChunk:
+    """One chunk's worker output, compact: the valid molecules' rows and canonical SMILES, their graphs as packed
+    int16 keys (:func:`~gnn_drug.chem.graph.pack_keys`, ~12x smaller than float features, so the parent is not
+    the bottleneck when it collects them), their extra vectors, and the rejects as (row, reason)."""
+
+    rows: list[int]
+    canonical: list[str]
+    graph_keys: bytes
+    extras: np.ndarray
+    rejects: list[tuple[int, str]]
+
+
+def _featurize_chunk(chunk: list[tuple[int, str]], featurizer: MoleculeFeaturizer | None = None) -> FeaturizedChunk:
     featurizer = featurizer or _WORKER_FEATURIZER
-    out: list[tuple] = []
+    rows, canonical, keys, extras, rejects = [], [], [], [], []
     for row, smiles in chunk:
         try:
-            canonical, graph, extra = featurizer(smiles)
+            canon, _, graph_keys, extra = featurizer.keys_with_mol(smiles)
         except InvalidMoleculeError as exc:
-            out.append((row, None, exc.reason, None))
+            rejects.append((row, exc.reason))
             continue
-        out.append((row, canonical, graph.to_bytes(), extra.tobytes()))
-    return out
+        rows.append(row)
+        canonical.append(canon)
+        keys.append(graph_keys)
+        extras.append(extra)
+    extra_matrix = np.stack(extras) if extras else np.zeros((0, featurizer.extra_dim), np.float32)
+    return FeaturizedChunk(rows, canonical, pack_keys(keys), extra_matrix, rejects)
 
 
 # ---- cache ------------------------------------------------------------------------------------------------
@@ -194,28 +212,32 @@ def featurize_smiles(
     """Featurise ``smiles`` (in input order); bad molecules become rejects, never exceptions."""
     smiles = list(smiles)
     cache = FeatureCache(Path(cache_dir), featurizer.version) if cache_dir is not None else None
-    results: dict[int, tuple] = {}
+    found: dict[int, tuple[str, MolGraph, np.ndarray]] = {}
+    reasons: dict[int, str] = {}
     todo: list[tuple[int, str]] = []
     hits = cache.lookup([s.strip() if isinstance(s, str) else "" for s in smiles]) if cache else {}
     for row, raw in enumerate(smiles):
         key = raw.strip() if isinstance(raw, str) else ""
         hit = hits.get(key)
         if hit is not None:
-            results[row] = (row, *hit)
+            canonical, graph, extra = hit
+            found[row] = (canonical, MolGraph.from_bytes(graph), np.frombuffer(extra, dtype=np.float32))
         else:
             todo.append((row, raw if isinstance(raw, str) else ""))
-    if progress and results:
-        progress(len(results))
+    if progress and found:
+        progress(len(found))
     chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
     new_entries: list[tuple[str, str, bytes, bytes]] = []
 
-    def absorb(chunk_result: list[tuple]) -> None:
-        for row, canonical, graph, extra in chunk_result:
-            results[row] = (row, canonical, graph, extra)
-            if canonical is not None and cache is not None:
-                new_entries.append((smiles[row].strip(), canonical, graph, extra))
+    def absorb(result: FeaturizedChunk) -> None:
+        graphs = featurizer.graph.unpack_graphs(result.graph_keys) if result.rows else []
+        for row, canonical, graph, extra in zip(result.rows, result.canonical, graphs, result.extras, strict=True):
+            found[row] = (canonical, graph, extra)
+            if cache is not None:
+                new_entries.append((smiles[row].strip(), canonical, graph.to_bytes(), extra.tobytes()))
+        reasons.update(result.rejects)
         if progress:
-            progress(len(chunk_result))
+            progress(len(result.rows) + len(result.rejects))
 
     if n_workers <= 1 or len(todo) < 2 * chunk_size:
         for chunk in chunks:
@@ -231,20 +253,11 @@ def featurize_smiles(
             cache.store(new_entries)
         cache.close()
 
-    rows: list[int] = []
-    canon: list[str] = []
-    graphs: list[MolGraph] = []
-    extras: list[np.ndarray] = []
-    rejects: list[Reject] = []
-    for row in range(len(smiles)):
-        _, canonical, graph, extra = results[row]
-        if canonical is None:
-            rejects.append(Reject(row=row, smiles=str(smiles[row]), reason=graph))
-            continue
-        rows.append(row)
-        canon.append(canonical)
-        graphs.append(MolGraph.from_bytes(graph))
-        extras.append(np.frombuffer(extra, dtype=np.float32))
+    rows = sorted(found)
+    rejects = [Reject(row=row, smiles=str(smiles[row]), reason=reasons[row]) for row in sorted(reasons)]
+    canon = [found[row][0] for row in rows]
+    graphs = [found[row][1] for row in rows]
+    extras = [found[row][2] for row in rows]
     extra_matrix = np.stack(extras) if extras and featurizer.extra_dim else np.zeros((len(rows), 0), np.float32)
     return FeaturizedMolecules(
         rows=np.asarray(rows, dtype=np.int64), smiles=canon, graphs=graphs, extras=extra_matrix, rejects=rejects

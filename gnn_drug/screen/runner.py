@@ -87,7 +87,7 @@ def _predict_chunk(models: list[ScreenModel], result: Phase1Chunk, n_featurizers
     frame = pd.DataFrame({"row": np.array(result.rows, dtype=np.int64), "smiles": result.canonical})
     basics = np.array(result.basic, dtype=object).reshape(len(result.rows), len(BASIC_COLUMNS))
     for j, column in enumerate(BASIC_COLUMNS):
-        frame[column] = basics[:, j].astype(bool if column == "veber_ok" else np.float64)
+        frame[column] = basics[:, j].astype(np.float64)
     if not result.rows:  # a chunk of only invalid molecules still has every column, so all chunks share one schema
         for model in models:
             for target in model.predictor.targets:
@@ -224,6 +224,11 @@ def _screen(library: Path, specs: dict[str, Path], loaded: list[ScreenModel], fe
         detailed = [row for part in pool.map(phase2_chunk, pieces) for row in part]
     for j, column in enumerate(DETAILED_COLUMNS):
         short[column] = [d[j] for d in detailed]
+    # nullable dtypes: merged into scores.parquet, non-shortlisted rows are missing, and every chunk must still get
+    # the same column types (an all-missing object column would otherwise become pyarrow's null type)
+    short["veber_ok"] = short["veber_ok"].astype("boolean")
+    for column in ("pains", "brenk", "inchikey"):
+        short[column] = short[column].astype("string")
     _add_domain(short, loaded, domain_threshold)
 
     # final ranking on the shortlist
@@ -259,7 +264,7 @@ def _preliminary(path: Path, ranking: Ranking) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     names = set(pq.read_schema(path).names)
-    columns = ["row", *sorted(c for c in ranking.columns() if c in names)]
+    columns = ["row", *sorted(c for c in ranking.columns() if c in names and c != "row")]
     return _with_preliminary(pd.read_parquet(path, columns=columns), ranking)[["row", "preliminary_score"]]
 
 
@@ -274,9 +279,9 @@ def _add_domain(short: pd.DataFrame, models: list[ScreenModel], threshold: float
         nearest = [model.neighbours.nearest(m) if m is not None else (float("nan"), "") for m in mols]
         sims = np.array([n[0] for n in nearest], dtype=np.float64)
         short[f"{model.name}:nearest_similarity"] = sims
-        short[f"{model.name}:nearest_training_smiles"] = [n[1] for n in nearest]
+        short[f"{model.name}:nearest_training_smiles"] = pd.array([n[1] for n in nearest], dtype="string")
         in_domain &= sims >= threshold
-    short["in_domain"] = in_domain
+    short["in_domain"] = pd.array(in_domain, dtype="boolean")
 
 
 def _pick_top(ranked: pd.DataFrame, ranking: Ranking) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import numpy as np
 from gnn_drug.chem import InvalidMoleculeError
 from gnn_drug.chem.graph import pack_keys
 from gnn_drug.data.featurize import MoleculeFeaturizer
-from gnn_drug.screen.properties import basic_properties, detailed_properties
+from gnn_drug.screen.properties import MISSING_DETAILED, basic_properties, detailed_properties
 
 _FEATURIZERS: list[MoleculeFeaturizer] = []
 
@@ -71,5 +71,5 @@ def phase2_chunk(smiles: list[str]) -> list[tuple]:
     out = []
     for s in smiles:
         mol = Chem.MolFromSmiles(s)
-        out.append(detailed_properties(mol) if mol is not None else (float("nan"), 0, float("nan"), "", "", ""))
+        out.append(detailed_properties(mol) if mol is not None else MISSING_DETAILED)
     return out

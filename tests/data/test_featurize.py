@@ -84,6 +84,7 @@ def test_cache_is_used_on_the_second_call(tmp_path, monkeypatch):
         raise AssertionError("featurised although cached")
 
     monkeypatch.setattr(MoleculeFeaturizer, "__call__", boom)
+    monkeypatch.setattr(MoleculeFeaturizer, "keys_with_mol", boom)
     result = featurize_smiles(smiles, MoleculeFeaturizer(), cache_dir=tmp_path)
     assert result.smiles == ["CCO", "c1ccccc1"]
 
@@ -102,6 +103,11 @@ def test_serial_and_two_workers_give_identical_results(tox21_frame):
     parallel = featurize_smiles(smiles, MoleculeFeaturizer(), n_workers=2)
     assert len(serial) > 2150
     assert_same(serial, parallel)
+    direct = MoleculeFeaturizer()
+    for k in range(0, len(serial), 97):  # workers send packed keys; the parent's graphs equal a direct call's
+        canonical, graph, _ = direct(smiles[serial.rows[k]])
+        assert canonical == serial.smiles[k]
+        assert_graphs_equal(graph, parallel.graphs[k])
 
 
 def test_write_rejects(tmp_path):

@@ -11,7 +11,7 @@ from rdkit import Chem
 
 from gnn_drug.errors import ConfigError, DataError
 from gnn_drug.screen.library import iter_library
-from gnn_drug.screen.properties import BASIC_COLUMNS, basic_properties, detailed_properties
+from gnn_drug.screen.properties import BASIC_COLUMNS, DETAILED_COLUMNS, basic_properties, detailed_properties
 from gnn_drug.screen.ranking import Diversity, Ranking, diverse_pick, load_ranking, pareto_front
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "O=C(C=Cc1ccc(O)cc1)c1ccccc1", "CN1CCC[C@H]1c1cccnc1"]
@@ -66,13 +66,20 @@ def test_missing_library_or_column_is_a_clear_error(tmp_path):
 def test_properties_and_alerts_of_known_molecules():
     aspirin = dict(zip(BASIC_COLUMNS, basic_properties(Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O")), strict=True))
     assert aspirin["mol_wt"] == pytest.approx(180.16, abs=0.01)
-    assert aspirin["hbd"] == 1 and aspirin["veber_ok"]
-    logp, violations, qed, pains, brenk, inchikey = detailed_properties(Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O"))
+    assert aspirin["hbd"] == 1 and aspirin["heavy_atoms"] == 13 and aspirin["tpsa"] == pytest.approx(63.6, abs=0.1)
+    detailed = dict(zip(DETAILED_COLUMNS, detailed_properties(Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O")),
+                        strict=True))
+    assert detailed["hba"] == 3 and detailed["rotatable_bonds"] == 2 and detailed["veber_ok"] is True
+    logp, violations, qed, pains, inchikey = (detailed[c] for c in ("clogp", "lipinski_violations", "qed", "pains",
+                                                                     "inchikey"))
     assert logp == pytest.approx(1.31, abs=0.01) and violations == 0
     assert 0.5 < qed < 0.6 and inchikey == "BSYNRYMUTXBXSQ-UHFFFAOYSA-N" and pains == ""
     # a chalcone: Michael acceptor (Brenk); an azo-catechol-like quinone triggers PAINS
-    assert "Michael_acceptor" in detailed_properties(Chem.MolFromSmiles("O=C(C=Cc1ccc(O)cc1)c1ccccc1"))[4]
-    assert detailed_properties(Chem.MolFromSmiles("O=C1C=CC(=O)C=C1"))[3] != ""
+    brenk = DETAILED_COLUMNS.index("brenk")
+    assert "Michael_acceptor" in detailed_properties(Chem.MolFromSmiles("O=C(C=Cc1ccc(O)cc1)c1ccccc1"))[brenk]
+    assert detailed_properties(Chem.MolFromSmiles("O=C1C=CC(=O)C=C1"))[DETAILED_COLUMNS.index("pains")] != ""
+    # an alkane chain with 12 rotatable bonds breaks Veber's rule
+    assert detailed_properties(Chem.MolFromSmiles("CCCCCCCCCCCCCCO"))[DETAILED_COLUMNS.index("veber_ok")] is False
 
 
 def test_desirability_score_filters_and_pareto():

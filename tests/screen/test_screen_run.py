@@ -199,3 +199,25 @@ def test_bf16_screen_scores_match_fp32_closely_and_is_not_mixed_with_fp32_chunks
     assert not np.array_equal(fp32[columns].to_numpy(), bf16[columns].to_numpy())  # it did run in bfloat16
     bad = CliRunner().invoke(app, [*args, "--precision", "fp8"])
     assert bad.exit_code == 2 and "choose fp32 or bf16" in bad.output
+
+
+def test_shortlist_columns_keep_their_types_when_the_first_chunks_have_no_shortlisted_molecule(screened, tmp_path):
+    """Ranked by row number, the shortlist is the last 10 rows: the first chunks of scores.parquet carry the
+    shortlist columns all missing, and every chunk must still get one schema (booleans, strings, numbers)."""
+    out, args = screened
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    ranking = {"objectives": [{"column": "row", "direction": "maximize", "range": [0, 401]}], "filters": [],
+               "top": 5, "shortlist": 10, "dedupe": "none"}
+    (tmp_path / "by_row.yaml").write_text(yaml.safe_dump(ranking))
+    rerun = CliRunner().invoke(app, ["screen", "--library", args[2], "--model", args[4], "--rank",
+                                     str(tmp_path / "by_row.yaml"), "--out", str(copy), *args[9:]])
+    assert rerun.exit_code == 0, rerun.output
+    scores = pd.read_parquet(copy / "scores.parquet")
+    shortlisted = scores.dropna(subset=["qed"])
+    assert sorted(shortlisted["row"]) == sorted(scores["row"])[-10:]
+    first_chunk = scores["row"] <= 100
+    assert scores.loc[first_chunk, ["hba", "rotatable_bonds", "veber_ok", "pains", "in_domain"]].isna().all().all()
+    assert shortlisted["veber_ok"].dtype == "boolean" and shortlisted["in_domain"].dtype == "boolean"
+    assert shortlisted["hba"].between(0, 20).all() and shortlisted["pains"].notna().all()
+    assert pd.read_csv(copy / "top.csv")["row"].tolist() == sorted(shortlisted["row"], reverse=True)[:5]
