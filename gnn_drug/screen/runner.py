@@ -224,11 +224,6 @@ def _screen(library: Path, specs: dict[str, Path], loaded: list[ScreenModel], fe
         detailed = [row for part in pool.map(phase2_chunk, pieces) for row in part]
     for j, column in enumerate(DETAILED_COLUMNS):
         short[column] = [d[j] for d in detailed]
-    # nullable dtypes: merged into scores.parquet, non-shortlisted rows are missing, and every chunk must still get
-    # the same column types (an all-missing object column would otherwise become pyarrow's null type)
-    short["veber_ok"] = short["veber_ok"].astype("boolean")
-    for column in ("pains", "brenk", "inchikey"):
-        short[column] = short[column].astype("string")
     _add_domain(short, loaded, domain_threshold)
 
     # final ranking on the shortlist
@@ -279,9 +274,9 @@ def _add_domain(short: pd.DataFrame, models: list[ScreenModel], threshold: float
         nearest = [model.neighbours.nearest(m) if m is not None else (float("nan"), "") for m in mols]
         sims = np.array([n[0] for n in nearest], dtype=np.float64)
         short[f"{model.name}:nearest_similarity"] = sims
-        short[f"{model.name}:nearest_training_smiles"] = pd.array([n[1] for n in nearest], dtype="string")
+        short[f"{model.name}:nearest_training_smiles"] = [n[1] for n in nearest]
         in_domain &= sims >= threshold
-    short["in_domain"] = pd.array(in_domain, dtype="boolean")
+    short["in_domain"] = in_domain
 
 
 def _pick_top(ranked: pd.DataFrame, ranking: Ranking) -> pd.DataFrame:
@@ -307,6 +302,11 @@ def _write_outputs(out: Path, chunk_files: list[Path], short: pd.DataFrame, rank
     extra_columns = [c for c in short.columns if c not in phase1] + ["score"]
     extra = short.set_index("row")[[c for c in dict.fromkeys(extra_columns) if c in short.columns]]
     extra = extra.assign(score=short.set_index("row")["score"])
+    # non-shortlisted rows get these columns missing, and every chunk must still get one schema: booleans and
+    # strings become nullable dtypes (an all-missing object column would otherwise be pyarrow's null type)
+    kinds = {c: pd.api.types.infer_dtype(extra[c], skipna=True) for c in extra.columns}
+    extra = extra.astype({c: "boolean" if kind == "boolean" else "string" for c, kind in kinds.items()
+                          if kind in ("boolean", "string")})
     rank_of = pd.Series(np.arange(1, len(top) + 1), index=top["row"].to_numpy())
     writer = None
     schema = None
