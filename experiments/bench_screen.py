@@ -5,7 +5,8 @@
 Trains the benchmark's Tox21 model once (experiments/screen/tox21_screen_model.yaml) if it is not there, then for
 each slice size: (1) parses the slice with plain ``Chem.MolFromSmiles`` in ``--workers`` processes (the reference),
 (2) runs ``gnn-drug screen`` on it with the ranking experiments/screen/nontoxic_druglike.yaml. Peak RSS is the
-largest sum of resident memory over the screen's process tree, sampled every 0.2 s. Writes
+largest sum of resident memory over the screen's process tree, sampled every 0.2 s (also the largest
+main process and the largest worker, and a trace per run in the work folder). Writes
 experiments/results/screening.md and screening.json, merged with the rows of earlier runs (one row per size, workers
 and precision; each row keeps the command that made it).
 """
@@ -50,20 +51,37 @@ def rdkit_parse(path: Path, processes: int) -> tuple[int, float]:
     return valid, time.perf_counter() - started
 
 
-def peak_rss_of(command: list[str], env: dict) -> tuple[int, float, float, str]:
-    """Run ``command``; return (exit code, wall seconds, peak RSS of the process tree in MB, stderr tail)."""
+def _role(process: psutil.Process, root: psutil.Process) -> str:
+    """main (the screen itself), worker (a pool process, forked from the forkserver) or helper (forkserver,
+    resource tracker)."""
+    if process.pid == root.pid:
+        return "main"
+    return "helper" if process.ppid() == root.pid else "worker"
+
+
+def peak_rss_of(command: list[str], env: dict, trace: Path | None = None) -> tuple[int, float, dict, str]:
+    """Run ``command``; return (exit code, wall seconds, peak RSS in MB, stderr tail). Peak RSS: the process tree's
+    total and, per role, the largest single process's (main, worker, helper), so a growth can be placed. ``trace``:
+    a CSV of the samples (seconds, main, workers' sum, helpers' sum, total; MB)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    peak = 0
+    peak = {"total": 0, "main": 0, "worker": 0, "helper": 0}
+    samples: list[str] = []
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         root = psutil.Process(process.pid)
         while not done.is_set():
             try:
-                total = root.memory_info().rss + sum(c.memory_info().rss for c in root.children(recursive=True))
-                peak = max(peak, total)
+                sums = {"main": 0, "worker": 0, "helper": 0}
+                for p in [root, *root.children(recursive=True)]:
+                    rss, role = p.memory_info().rss, _role(p, root)
+                    sums[role] += rss
+                    peak[role] = max(peak[role], rss)
+                peak["total"] = max(peak["total"], sum(sums.values()))
+                samples.append(f"{time.perf_counter() - started:.1f},{sums['main'] / 2**20:.0f},"
+                               f"{sums['worker'] / 2**20:.0f},{sums['helper'] / 2**20:.0f},"
+                               f"{sum(sums.values()) / 2**20:.0f}")
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -73,7 +91,9 @@ def peak_rss_of(command: list[str], env: dict) -> tuple[int, float, float, str]:
     _, err = process.communicate()
     done.set()
     thread.join()
-    return process.returncode, time.perf_counter() - started, peak / 2**20, err[-3000:]
+    if trace is not None:
+        trace.write_text("seconds,main_mb,workers_mb,helpers_mb,total_mb\n" + "\n".join(samples[::5]) + "\n")
+    return process.returncode, time.perf_counter() - started, {k: v / 2**20 for k, v in peak.items()}, err[-3000:]
 
 
 def _screen_slice(args, env: dict, model: Path, path: Path, size: int, precision: str, valid: int, parse_s: float,
@@ -83,17 +103,24 @@ def _screen_slice(args, env: dict, model: Path, path: Path, size: int, precision
     command = [sys.executable, "-m", "gnn_drug.cli", "screen", "--library", str(path), "--smiles-column", "SMILES",
                "--model", f"tox21={model}", "--rank", str(HERE / "screen" / "nontoxic_druglike.yaml"),
                "--out", str(out), "--workers", str(args.workers), "--precision", precision]
-    code, wall, peak_mb, err = peak_rss_of(command, env)
+    code, wall, peak, err = peak_rss_of(command, env, args.work / f"rss_{size}_{precision}.csv")
     if code != 0:
         raise SystemExit(f"screen failed on {size} ({precision}): {err}")
     summary = json.loads((out / "summary.json").read_text())
     return {"size": size, "workers": args.workers, "precision": precision, "rdkit_parse_s": round(parse_s, 2),
             "rdkit_parse_mol_s": round(size / parse_s), "rdkit_valid": valid,
-            "screen_wall_s": round(wall, 1), "screen_mol_s": round(size / wall), "peak_rss_mb": round(peak_mb),
+            "screen_wall_s": round(wall, 1), "screen_mol_s": round(size / wall), "peak_rss_mb": round(peak["total"]),
+            "peak_rss_main_mb": round(peak["main"]), "peak_rss_worker_mb": round(peak["worker"]),
             "scored": summary["molecules"], "rejects": summary["rejects"], "top": summary["top"],
             "model_test_roc_auc": round(test_auc, 4),
             "command": f"python experiments/bench_screen.py --sizes {size} --workers {args.workers} "
                        f"--precisions {precision}"}
+
+
+def split_rss(record: dict) -> str:
+    if "peak_rss_main_mb" not in record:
+        return "not measured"
+    return f"{record['peak_rss_main_mb']:,} / {record['peak_rss_worker_mb']:,}"
 
 
 def main() -> None:
@@ -146,13 +173,13 @@ def main() -> None:
              "all outputs (scores.parquet, top.csv, rejects.csv, report.html). RDKit parse: plain "
              "`Chem.MolFromSmiles` of the same slice in as many processes, in the same run.", "",
              "| molecules | workers | precision | RDKit parse s | RDKit parse mol/s | screen s | screen mol/s | "
-             "peak RSS MB | rejects | command |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "peak RSS MB | main / worker MB | rejects | command |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in kept:
         command = r.get("command", f"python experiments/bench_screen.py --sizes {r['size']} --workers {r['workers']}")
         lines.append(f"| {r['size']:,} | {r['workers']} | {r.get('precision', 'fp32')} | {r['rdkit_parse_s']} | "
                      f"{r['rdkit_parse_mol_s']:,} | {r['screen_wall_s']} | {r['screen_mol_s']:,} | "
-                     f"{r['peak_rss_mb']:,} | {r['rejects']} | `{command}` |")
+                     f"{r['peak_rss_mb']:,} | {split_rss(r)} | {r['rejects']} | `{command}` |")
     notes = HERE / "results" / "screening_notes.md"  # measured by hand; kept below the generated table
     atomic_write_text(args.results.with_suffix(".md"), "\n".join(lines) + "\n"
                       + ("\n" + notes.read_text() if notes.exists() else ""))

@@ -32,6 +32,26 @@ class MolBatch:
         )
 
 
+    def padded(self, multiple: int) -> MolBatch:
+        """The batch plus one filler graph, so that its atom and directed-edge counts are multiples of
+        ``multiple``; row ``num_graphs`` of a model's output is the filler's, the rows before are unchanged.
+        Bounds the number of distinct tensor shapes a stream of batches has: bf16 matrix products on CPU keep
+        kernels and scratch memory per shape, which grew a screening process by ~0.7 MB per batch of 256 molecules."""
+        n, e = self.x.shape[0], self.edge_index.shape[1]
+        pad_atoms = (-n) % multiple or multiple
+        pad_edges = (-e) % multiple  # even, as e is: the filler's edges are self-loop pairs on its first atom
+        filler = torch.full((2, pad_edges), n, dtype=self.edge_index.dtype)
+        return MolBatch(
+            x=torch.cat([self.x, self.x.new_zeros(pad_atoms, self.x.shape[1])]),
+            edge_index=torch.cat([self.edge_index, filler], dim=1),
+            edge_attr=torch.cat([self.edge_attr, self.edge_attr.new_zeros(pad_edges, self.edge_attr.shape[1])]),
+            batch=torch.cat([self.batch, self.batch.new_full((pad_atoms,), self.num_graphs)]),
+            num_graphs=self.num_graphs + 1,
+            extra=torch.cat([self.extra, self.extra.new_zeros(1, self.extra.shape[1])]),
+            y=None if self.y is None else torch.cat([self.y, self.y.new_full((1, self.y.shape[1]), float("nan"))]),
+        )
+
+
 class MolGraphDataset:
     """Graphs with aligned labels ([n, tasks], NaN = missing) and extra feature vectors ([n, d], scaled)."""
 

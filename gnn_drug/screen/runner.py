@@ -99,16 +99,28 @@ def _predict_chunk(models: list[ScreenModel], result: Phase1Chunk, n_featurizers
         users = [m for m in models if m.featurizer_index == k]
         if not users:
             continue
-        graphs = users[0].predictor.featurizer.graph.unpack_graphs(result.graphs[k])
-        featurized = FeaturizedMolecules(np.arange(len(result.rows)), result.canonical, graphs, result.extras[k], [])
+        graph_featurizer = users[0].predictor.featurizer.graph
+        means: dict[str, list[np.ndarray]] = {m.name: [] for m in users}
+        stds: dict[str, list[np.ndarray]] = {m.name: [] for m in users}
+        start = 0
+        for pack in result.graphs[k]:  # one pack's float features at a time: the parent's memory stays small
+            graphs = graph_featurizer.unpack_graphs(pack)
+            stop = start + len(graphs)
+            featurized = FeaturizedMolecules(np.arange(start, stop), result.canonical[start:stop], graphs,
+                                             result.extras[k][start:stop], [])
+            for model in users:
+                prediction = model.predictor.predict_featurized(featurized, precision=precision)
+                means[model.name].append(prediction.mean)
+                stds[model.name].append(prediction.std)
+            start = stop
         for model in users:
-            prediction = model.predictor.predict_featurized(featurized, precision=precision)
+            mean, std = np.concatenate(means[model.name]), np.concatenate(stds[model.name])
             for j, target in enumerate(model.predictor.targets):
-                frame[f"{model.name}:{target}"] = prediction.mean[:, j]
-                frame[f"{model.name}:{target}_std"] = prediction.std[:, j]
-            frame[f"{model.name}:mean"] = prediction.mean.mean(axis=1)
-            frame[f"{model.name}:max"] = prediction.mean.max(axis=1)
-            frame[f"{model.name}:std_mean"] = prediction.std.mean(axis=1)
+                frame[f"{model.name}:{target}"] = mean[:, j]
+                frame[f"{model.name}:{target}_std"] = std[:, j]
+            frame[f"{model.name}:mean"] = mean.mean(axis=1)
+            frame[f"{model.name}:max"] = mean.max(axis=1)
+            frame[f"{model.name}:std_mean"] = std.mean(axis=1)
     return frame
 
 
@@ -191,6 +203,8 @@ def _screen(library: Path, specs: dict[str, Path], loaded: list[ScreenModel], fe
                 frame.to_parquet(tmp, index=False)
             processed += len(results)
             advance(len(results))
+            del results, frame, rejects
+            _release_freed_memory()
             rate = processed / max(time.perf_counter() - t0, 1e-9)
             eta = "" if remaining is None else f", ETA {max(remaining - processed, 0) / max(rate, 1e-9) / 60:.1f} min"
             log(f"chunk {index + 1}: {processed:,} molecules scored this session, {rate:,.0f} molecules/s{eta}")
@@ -248,6 +262,26 @@ def _screen(library: Path, specs: dict[str, Path], loaded: list[ScreenModel], fe
     outputs["report"] = str(out / "report.html")
     log(f"screened {total + reject_count:,} molecules in {seconds:.0f} s; top {len(top)} -> {outputs['top']}")
     return ScreenResult(total, reject_count, len(ranked), len(top), seconds, outputs)
+
+
+def _release_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system after a chunk. Each chunk allocates and frees a few hundred
+    MB of graphs and activations of its own sizes; glibc keeps those pages, and the main process's RSS crept up by
+    ~0.3 GB over 10 chunks without this (flat with it). A no-op off glibc."""
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _MALLOC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM = None
 
 
 def _with_preliminary(frame: pd.DataFrame, ranking: Ranking) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from gnn_drug.data.featurize import MoleculeFeaturizer
 from gnn_drug.screen.properties import MISSING_DETAILED, basic_properties, detailed_properties
 
 _FEATURIZERS: list[MoleculeFeaturizer] = []
+PACK_SIZE = 2048  # molecules per packed-key buffer: the parent expands one pack to float features at a time
 
 
 def init_worker(featurizers: list[MoleculeFeaturizer]) -> None:
@@ -30,7 +31,7 @@ class Phase1Chunk:
 
     rows: list[int]
     canonical: list[str]
-    graphs: list[bytes]  # per featuriser: pack_keys(...) over the valid molecules, in order
+    graphs: list[list[bytes]]  # per featuriser: pack_keys(...) of consecutive runs of PACK_SIZE valid molecules
     extras: list[np.ndarray]  # per featuriser: [valid, extra_dim] float32
     basic: list[tuple]  # per valid molecule: BASIC_COLUMNS values
     rejects: list[tuple[int, str]] = field(default_factory=list)  # (row, reason)
@@ -60,7 +61,8 @@ def phase1_chunk(chunk: tuple[int, list[str]], featurizers: list[MoleculeFeaturi
         for k, (_, _, graph_keys, extra) in enumerate(found):
             keys[k].append(graph_keys)
             extras[k].append(extra)
-    return Phase1Chunk(rows, canonical, [pack_keys(k) for k in keys],
+    packs = [[pack_keys(k[i:i + PACK_SIZE]) for i in range(0, len(k), PACK_SIZE)] for k in keys]
+    return Phase1Chunk(rows, canonical, packs,
                        [np.stack(e).astype(np.float32) if e else np.zeros((0, f.extra_dim), np.float32)
                         for e, f in zip(extras, featurizers, strict=True)], basic, rejects)
 

@@ -221,3 +221,21 @@ def test_shortlist_columns_keep_their_types_when_the_first_chunks_have_no_shortl
     assert shortlisted["veber_ok"].dtype == "boolean" and shortlisted["in_domain"].dtype == "boolean"
     assert shortlisted["hba"].between(0, 20).all() and shortlisted["pains"].notna().all()
     assert pd.read_csv(copy / "top.csv")["row"].tolist() == sorted(shortlisted["row"], reverse=True)[:5]
+
+
+def test_predictions_do_not_depend_on_how_a_chunk_is_packed(library, trained_run, monkeypatch):
+    """The parent expands and scores one pack of a chunk at a time; splitting a chunk into many packs (and so many
+    model calls) must give the same frame, row for row, as one pack."""
+    from gnn_drug.screen import workers
+    from gnn_drug.screen.runner import _predict_chunk, load_models
+
+    models, featurizers = load_models({"tox21": trained_run}, lambda _m: None)
+    smiles = pd.read_csv(library)["smiles"].tolist()[:120]
+    frames = []
+    for pack_size in (2048, 17):
+        monkeypatch.setattr(workers, "PACK_SIZE", pack_size)
+        chunk = workers.phase1_chunk((0, smiles), featurizers)
+        assert len(chunk.graphs[0]) == (1 if pack_size == 2048 else 8)
+        frames.append(_predict_chunk(models, chunk, len(featurizers)))
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=False, rtol=1e-6)
+    assert frames[0]["tox21:max"].nunique() > 50
