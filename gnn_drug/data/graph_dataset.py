@@ -31,7 +31,6 @@ class MolBatch:
             y=None if self.y is None else self.y.to(device),
         )
 
-
     def padded(self, multiple: int) -> MolBatch:
         """The batch plus one filler graph, so that its atom and directed-edge counts are multiples of
         ``multiple``; row ``num_graphs`` of a model's output is the filler's, the rows before are unchanged.
