@@ -198,13 +198,18 @@ def screen(
     registry: RegistryUri = None,
     precision: Annotated[str, typer.Option("--precision", help="fp32 | bf16 (faster matrix products on CPUs with "
                                                                 "AMX / AVX-512 BF16)")] = "fp32",
+    compile_models: Annotated[str, typer.Option("--compile", help="auto | on | off: run the models through "
+                                                "torch.compile (auto: for libraries of 50,000+ molecules)")] = "auto",
 ) -> None:
     """Score every molecule of a library with one or more models, rank them, and write scores.parquet, top.csv,
     rejects.csv and report.html."""
+    from gnn_drug.train.compiled import COMPILE_MODES
     from gnn_drug.train.trainer import PRECISIONS
 
     if precision not in PRECISIONS:
         _fail(f"--precision {precision!r}: choose {' or '.join(PRECISIONS)}")
+    if compile_models not in COMPILE_MODES:
+        _fail(f"--compile {compile_models!r}: choose {', '.join(COMPILE_MODES)}")
     from gnn_drug.registry import resolve_model_dir
     from gnn_drug.screen.ranking import load_ranking
     from gnn_drug.screen.runner import screen as run_screen
@@ -217,7 +222,7 @@ def screen(
         models[name] = resolve_model_dir(where, registry)
     result = run_screen(library, models, load_ranking(rank), out, smiles_column=smiles_column,
                         id_column=id_column, chunk_size=chunk_size, n_workers=workers,
-                        log=lambda m: typer.echo(m, err=True), precision=precision)
+                        log=lambda m: typer.echo(m, err=True), precision=precision, compile=compile_models)
     for name, path in result.outputs.items():
         typer.echo(f"{name}: {path}")
 

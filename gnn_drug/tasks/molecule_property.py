@@ -307,7 +307,7 @@ class MoleculePropertyPredictor:
         return cls(card, tensors)
 
     def predict_featurized(self, featurized: FeaturizedMolecules, device: str = "cpu",
-                           batch_size: int = 256, precision: str = "fp32") -> Predictions:
+                           batch_size: int = 256, precision: str = "fp32", compile: bool = False) -> Predictions:
         extras = self.extra_scaler.transform(featurized.extras) if self.featurizer.extra_dim else featurized.extras
         dataset = MolGraphDataset(featurized.graphs, None, extras)
         dev = resolve_device(device)
@@ -315,7 +315,7 @@ class MoleculePropertyPredictor:
         for model in self.models:
             model.to(dev)
             preds.append(predict_outputs(model, dataset, self.task_types, self.target_scaler, batch_size, dev,
-                                         precision))
+                                         precision, compile))
         stacked = np.stack(preds) if preds else np.zeros((1, 0, len(self.targets)), np.float32)
         return Predictions(featurized, stacked.mean(axis=0), stacked.std(axis=0))
 

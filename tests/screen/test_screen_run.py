@@ -3,6 +3,7 @@ resume after an interruption, and the HTML report (rendered in headless Chromium
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -182,23 +183,53 @@ def test_rerun_with_another_ranking_reranks_without_rescoring(screened, tmp_path
     np.testing.assert_allclose(top["score"], np.clip((top["qed"] - 0.3) / 0.6, 0, 1))  # ranked by QED alone now
 
 
+def _screen_again(args: list[str], out, *options: str):
+    """The fixture's screen into another folder with more options; returns the CLI result."""
+    at = args.index("--out")
+    return CliRunner().invoke(app, [*args[: at + 1], str(out), *args[at + 2:], *options])
+
+
+def _model_scores(reference, other) -> tuple[np.ndarray, np.ndarray]:
+    """The model columns of two screens' scores.parquet, rows aligned."""
+    first = pd.read_parquet(reference / "scores.parquet").set_index("row")
+    second = pd.read_parquet(other / "scores.parquet").set_index("row").loc[first.index]
+    columns = [c for c in first.columns if c.startswith("tox21:") and pd.api.types.is_float_dtype(first[c])
+               and "nearest" not in c]
+    return first[columns].to_numpy(), second[columns].to_numpy()
+
+
 def test_bf16_screen_scores_match_fp32_closely_and_is_not_mixed_with_fp32_chunks(screened, tmp_path):
     out, args = screened
     bf16_out = tmp_path / "bf16"
     shutil.copytree(out, bf16_out)  # fp32 chunks present: a bf16 rerun must not reuse them
-    rerun = [*args[: args.index("--out") + 1], str(bf16_out), *args[args.index("--out") + 2:], "--precision", "bf16"]
-    result = CliRunner().invoke(app, rerun)
+    result = _screen_again(args, bf16_out, "--precision", "bf16")
     assert result.exit_code == 0, result.output
     assert "starting afresh" in result.output
-    fp32 = pd.read_parquet(out / "scores.parquet").set_index("row")
-    bf16 = pd.read_parquet(bf16_out / "scores.parquet").set_index("row").loc[fp32.index]
-    columns = [c for c in fp32.columns if c.startswith("tox21:") and not c.endswith("_std")
-               and pd.api.types.is_float_dtype(fp32[c]) and "nearest" not in c]
-    difference = np.abs(fp32[columns].to_numpy() - bf16[columns].to_numpy())
+    fp32, bf16 = _model_scores(out, bf16_out)
+    difference = np.abs(fp32 - bf16)
     assert difference.max() < 0.02 and difference.mean() < 2e-3
-    assert not np.array_equal(fp32[columns].to_numpy(), bf16[columns].to_numpy())  # it did run in bfloat16
+    assert not np.array_equal(fp32, bf16)  # it did run in bfloat16
     bad = CliRunner().invoke(app, [*args, "--precision", "fp8"])
     assert bad.exit_code == 2 and "choose fp32 or bf16" in bad.output
+
+
+def test_compiled_screen_gives_the_eager_scores(screened, tmp_path):
+    """``--compile on`` (the default for libraries of 50,000+ molecules) runs the models through torch.compile;
+    the fixture's 402-molecule screen ran them eagerly (auto is off below that size)."""
+    from gnn_drug.train.compiled import compiler_available
+
+    if not compiler_available():
+        pytest.skip("no C++ compiler for torch.compile")
+    out, args = screened
+    result = _screen_again(args, tmp_path / "compiled", "--compile", "on")
+    assert result.exit_code == 0, result.output
+    assert "models run through torch.compile" in result.output
+    eager, compiled = _model_scores(out, tmp_path / "compiled")
+    np.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-6)
+    assert json.loads((tmp_path / "compiled" / "summary.json").read_text())["compiled"] is True
+    assert json.loads((out / "summary.json").read_text())["compiled"] is False
+    bad = CliRunner().invoke(app, [*args, "--compile", "maybe"])
+    assert bad.exit_code == 2 and "choose auto, on, off" in bad.output
 
 
 def test_shortlist_columns_keep_their_types_when_the_first_chunks_have_no_shortlisted_molecule(screened, tmp_path):
