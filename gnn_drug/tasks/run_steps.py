@@ -85,9 +85,9 @@ def train_members(config: TaskConfig, build_model: Callable[[], nn.Module], trai
         if not main:
             continue
         members.tensors.update({f"member{k}.{name}": v for name, v in model.state_dict().items()})
-        members.val_preds.append(predict_outputs(model, val_ds, task_types, scaler))
+        members.val_preds.append(predict_outputs(model, val_ds, task_types, scaler, settings.eval_batch_size))
         if len(test_ds):
-            members.test_preds.append(predict_outputs(model, test_ds, task_types, scaler))
+            members.test_preds.append(predict_outputs(model, test_ds, task_types, scaler, settings.eval_batch_size))
     return members
 
 
