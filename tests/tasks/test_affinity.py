@@ -153,6 +153,13 @@ def test_interrupted_run_resumes_to_the_same_result(davis_slice, feature_cache, 
     assert resumed["test"]["mse"] == pytest.approx(straight["test"]["mse"], rel=1e-5)
 
 
+def test_the_same_config_and_data_give_the_same_metrics(davis_slice, feature_cache, tmp_path):
+    config = _config(davis_slice, feature_cache, model={"embed_known": True}, train={"epochs": 3, "seeds": [0]})
+    first = train_pair_run(config, tmp_path / "first", log=quiet)
+    second = train_pair_run(config, tmp_path / "second", log=quiet)
+    assert first["val"]["mse"] == second["val"]["mse"] and first["test"] == second["test"]
+
+
 def test_a_pair_model_is_not_mistaken_for_a_molecule_model(affinity_run):
     from gnn_drug.errors import DataError
     from gnn_drug.tasks.molecule_property import MoleculePropertyPredictor
