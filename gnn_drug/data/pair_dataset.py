@@ -28,6 +28,7 @@ class PairBatch:
     y: torch.Tensor | None = None
     compound_keys: torch.Tensor | None = None  # per distinct compound: its training-vocabulary id, -1 if new
     entity_keys: torch.Tensor | None = None  # per distinct entity: likewise
+    pair_features: torch.Tensor | None = None  # per pair: e.g. neighbour evidence [pairs, f]
 
     @property
     def num_graphs(self) -> int:  # the number of pairs (what the trainer counts)
@@ -38,7 +39,8 @@ class PairBatch:
             return None if t is None else t.to(device)
 
         return PairBatch(self.compounds.to(device), self.entities.to(device), self.compound_pos.to(device),
-                         self.entity_pos.to(device), move(self.y), move(self.compound_keys), move(self.entity_keys))
+                         self.entity_pos.to(device), move(self.y), move(self.compound_keys), move(self.entity_keys),
+                         move(self.pair_features))
 
 
 class PairDataset:
@@ -46,11 +48,13 @@ class PairDataset:
 
     ``entity_inputs`` rows are per entity: padded token rows for sequence encoders (trimmed per batch to the
     longest sequence in it) or feature vectors. ``compound_keys`` / ``entity_keys`` (optional, per compound of
-    ``compounds`` / per entity row) are training-vocabulary ids for models that remember known items, -1 for new."""
+    ``compounds`` / per entity row) are training-vocabulary ids for models that remember known items, -1 for new.
+    ``pair_features`` (optional, [pairs, f]) travel with their pairs."""
 
     def __init__(self, compounds: MolGraphDataset, entity_inputs: np.ndarray, compound_index: np.ndarray,
                  entity_index: np.ndarray, labels: np.ndarray | None = None,
-                 compound_keys: np.ndarray | None = None, entity_keys: np.ndarray | None = None) -> None:
+                 compound_keys: np.ndarray | None = None, entity_keys: np.ndarray | None = None,
+                 pair_features: np.ndarray | None = None) -> None:
         self.compounds = compounds
         self.entity_inputs = entity_inputs
         self.compound_index = np.asarray(compound_index, dtype=np.int64)
@@ -60,6 +64,11 @@ class PairDataset:
         self.labels = labels
         self.compound_keys = None if compound_keys is None else np.asarray(compound_keys, dtype=np.int64)
         self.entity_keys = None if entity_keys is None else np.asarray(entity_keys, dtype=np.int64)
+        if pair_features is not None:
+            pair_features = np.asarray(pair_features, dtype=np.float32)
+            if len(pair_features) != len(self.compound_index):
+                raise ValueError(f"{len(pair_features)} rows of pair features for {len(self.compound_index)} pairs")
+        self.pair_features = pair_features
         self._tokens = entity_inputs.dtype == np.int64
         self._lengths = (entity_inputs > 0).sum(axis=1) if self._tokens else None
 
@@ -81,6 +90,7 @@ class PairDataset:
             y=None if self.labels is None else torch.from_numpy(self.labels[idx]),
             compound_keys=None if self.compound_keys is None else torch.from_numpy(self.compound_keys[comp]),
             entity_keys=None if self.entity_keys is None else torch.from_numpy(self.entity_keys[ent]),
+            pair_features=None if self.pair_features is None else torch.from_numpy(self.pair_features[idx]),
         )
 
     def index_batches(self, batch_size: int, shuffle: bool = False, seed: int = 0,
@@ -94,9 +104,10 @@ class PairDataset:
 
     def with_labels(self, labels: np.ndarray) -> PairDataset:
         return PairDataset(self.compounds, self.entity_inputs, self.compound_index, self.entity_index, labels,
-                           self.compound_keys, self.entity_keys)
+                           self.compound_keys, self.entity_keys, self.pair_features)
 
     def subset(self, indices: np.ndarray) -> PairDataset:
         idx = np.asarray(indices, dtype=np.int64)
         return PairDataset(self.compounds, self.entity_inputs, self.compound_index[idx], self.entity_index[idx],
-                           None if self.labels is None else self.labels[idx], self.compound_keys, self.entity_keys)
+                           None if self.labels is None else self.labels[idx], self.compound_keys, self.entity_keys,
+                           None if self.pair_features is None else self.pair_features[idx])

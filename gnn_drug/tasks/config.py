@@ -6,7 +6,7 @@ import os
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 from gnn_drug.errors import ConfigError
 from gnn_drug.yaml_files import read_yaml_mapping, validation_message
@@ -116,6 +116,17 @@ class ModelConfig(_Strict):
     fusion_dim: int = Field(128, ge=4)
     embed_known: bool = Field(False, description="pair models: also learn a vector per training compound and "
                                                  "entity (zero for new ones, which are scored from features alone)")
+    neighbour_evidence: bool = Field(False, description="pair models: also read what the training measurements "
+                                                        "of each pair's nearest compounds and entities say")
+    neighbour_ks: list[PositiveInt] = Field(default_factory=lambda: [3, 10, 30], min_length=1,
+                                    description="neighbour counts of the neighbour evidence")
+    evidence_share: float = Field(1.0, gt=0.0, le=1.0,
+                                  description="share of the ensemble's members that read the neighbour evidence; "
+                                              "the others learn from structure and sequence alone, and the two "
+                                              "kinds err differently")
+    neighbour_dropout: float = Field(0.0, ge=0.0, lt=1.0,
+                                     description="share of training pairs that do not see their neighbour evidence, "
+                                                 "so the structure / sequence path keeps learning")
 
 
 class TrainConfig(_Strict):

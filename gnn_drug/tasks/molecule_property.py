@@ -201,7 +201,7 @@ def train_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str | os
     train_ds, val_ds, test_ds = full.subset(split.train), full.subset(split.val), full.subset(split.test)
     target_scaler = TargetScaler.fit(train_ds.labels, table.task_types)
 
-    members = train_members(config, lambda: _build_model(config, table.num_tasks, featurizer.extra_dim),
+    members = train_members(config, lambda _k: _build_model(config, table.num_tasks, featurizer.extra_dim),
                             train_ds, val_ds, test_ds, table.task_types, table.targets, target_scaler, out, log,
                             resume=resume, on_epoch_end=on_epoch_end, distributed=distributed,
                             label=f", {config.model.encoder}")
@@ -296,7 +296,7 @@ class MoleculePropertyPredictor:
                                                      tensors["extra_scaler.scale"].numpy())
         self.target_scaler = TargetScaler(tensors["target_scaler.mean"].numpy(), tensors["target_scaler.std"].numpy())
         self.models = load_members(tensors, card["members"],
-                                   lambda: _build_model(self.config, len(self.targets), card["extra_dim"]))
+                                   lambda _k: _build_model(self.config, len(self.targets), card["extra_dim"]))
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> MoleculePropertyPredictor:

@@ -23,6 +23,7 @@ from gnn_drug.chem import MolGraphFeaturizer, Standardizer
 from gnn_drug.data.atomic import atomic_path, atomic_write_text
 from gnn_drug.data.featurize import FeaturizedMolecules, Reject, featurize_smiles
 from gnn_drug.data.graph_dataset import MolGraphDataset
+from gnn_drug.data.neighbour_evidence import NeighbourEvidence, compound_fingerprints
 from gnn_drug.data.pair_dataset import PairDataset
 from gnn_drug.data.pairs import CompoundSource, EntitySource, PairTable, load_deepdta, load_pair_file
 from gnn_drug.data.progress import progress_bar
@@ -175,14 +176,16 @@ def build_entity_encoder(kind: str, cfg: EntityEncoderConfig, in_dim: int) -> to
 
 
 def build_pair_model(config: TaskConfig, kind: str, entity_dim: int, compound_extra_dim: int,
-                     num_outputs: int = 1, known_compounds: int = 0, known_entities: int = 0) -> PairModel:
+                     num_outputs: int = 1, known_compounds: int = 0, known_entities: int = 0,
+                     pair_feature_dim: int = 0) -> PairModel:
     m = config.model
     return PairModel(m.encoder, MolGraphFeaturizer.atom_dim, MolGraphFeaturizer.bond_dim,
                      build_entity_encoder(kind, m.entity, entity_dim), num_outputs=num_outputs,
                      hidden_dim=m.hidden_dim, depth=m.depth, dropout=m.dropout, readout=m.readout,
                      head_hidden_dim=m.head_hidden_dim, head_layers=m.head_layers,
                      compound_extra_dim=compound_extra_dim, fusion=m.fusion, fusion_dim=m.fusion_dim,
-                     known_compounds=known_compounds, known_entities=known_entities)
+                     known_compounds=known_compounds, known_entities=known_entities,
+                     pair_feature_dim=pair_feature_dim, pair_feature_dropout=m.neighbour_dropout)
 
 
 def vocabulary_keys(n: int, known: np.ndarray) -> np.ndarray:
@@ -190,6 +193,52 @@ def vocabulary_keys(n: int, known: np.ndarray) -> np.ndarray:
     keys = np.full(n, -1, dtype=np.int64)
     keys[np.asarray(known, dtype=np.int64)] = np.arange(len(known))
     return keys
+
+
+def evidence_vectors(entity_kind: str, sequences: list[str] | None, profiles: np.ndarray | None) -> np.ndarray:
+    """What entity neighbours are found by: a protein's k-mer composition, a cell line's profile."""
+    return kmer_composition(sequences) if entity_kind == "protein" else np.asarray(profiles, dtype=np.float32)
+
+
+@dataclass
+class FittedEvidence:
+    evidence: NeighbourEvidence
+    scaler: FeatureScaler
+    features: np.ndarray  # scaled, one row per pair of the run
+    entity_rows: np.ndarray  # the entities of the pool (the training entities), as rows of the entity list
+
+
+def members_reading_evidence(config: TaskConfig) -> list[bool]:
+    """Which ensemble members read the neighbour evidence: the first ``evidence_share`` of them (at least one)."""
+    n = len(config.train.seeds)
+    if not config.model.neighbour_evidence:
+        return [False] * n
+    reading = max(1, round(config.model.evidence_share * n))
+    return [k < reading for k in range(n)]
+
+
+def fit_pair_evidence(config: TaskConfig, data: PreparedPairs, split: Split, log: Log) -> FittedEvidence:
+    """Neighbour evidence from the training pairs, for every pair of the run (training pairs leave their own
+    measurement out), standardised on the training pairs."""
+    started = time.perf_counter()
+    table, train = data.table, split.train
+    fps = compound_fingerprints(data.featurized.smiles)
+    vectors = evidence_vectors(table.entity_kind, table.sequences, table.profiles)
+    pool_compounds = np.unique(data.compound_index[train])
+    pool_entities = np.unique(data.entity_index[train])
+    compound_keys = vocabulary_keys(len(fps), pool_compounds)
+    entity_keys = vocabulary_keys(table.num_entities, pool_entities)
+    evidence = NeighbourEvidence(config.model.neighbour_ks).fit(
+        [fps[i] for i in pool_compounds], vectors[pool_entities], compound_keys[data.compound_index[train]],
+        entity_keys[data.entity_index[train]], data.values[train])
+    leave_out = np.zeros(len(data.values), dtype=bool)
+    leave_out[train] = True
+    raw = evidence.features(fps, vectors, compound_keys, entity_keys, data.compound_index, data.entity_index,
+                            leave_out)
+    scaler = FeatureScaler().fit(raw[train])
+    log(f"neighbour evidence: {raw.shape[1]} features per pair from {len(evidence.cell_keys)} training cells "
+        f"({time.perf_counter() - started:.1f} s)")
+    return FittedEvidence(evidence, scaler, scaler.transform(raw), pool_entities)
 
 
 def make_pair_split(config: TaskConfig, data: PreparedPairs, log: Log) -> Split:
@@ -315,18 +364,26 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
     train_compounds = np.unique(data.compound_index[split.train])
     train_entities = np.unique(data.entity_index[split.train])
     known = config.model.embed_known
+    evidence = fit_pair_evidence(config, data, split, log) if config.model.neighbour_evidence else None
     full = PairDataset(compounds, inputs, data.compound_index, data.entity_index, data.values,
                        vocabulary_keys(len(data.featurized), train_compounds) if known else None,
-                       vocabulary_keys(table.num_entities, train_entities) if known else None)
+                       vocabulary_keys(table.num_entities, train_entities) if known else None,
+                       evidence.features if evidence is not None else None)
     train_ds, val_ds, test_ds = full.subset(split.train), full.subset(split.val), full.subset(split.test)
     target_scaler = TargetScaler.fit(train_ds.labels, task_types)
     entity_dim = inputs.shape[1]
     n_known = (len(train_compounds), len(train_entities)) if known else (0, 0)
+    n_evidence = evidence.features.shape[1] if evidence is not None else 0
+    reading = members_reading_evidence(config)
 
     members = train_members(
-        config, lambda: build_pair_model(config, kind, entity_dim, featurizer.extra_dim, 1, *n_known), train_ds,
-        val_ds, test_ds, task_types, targets, target_scaler, out, log, resume=resume, on_epoch_end=on_epoch_end,
-        label=f", {config.model.encoder} + {kind}" + (", remembering known items" if known else ""))
+        config,
+        lambda k: build_pair_model(config, kind, entity_dim, featurizer.extra_dim, 1, *n_known,
+                                   n_evidence if reading[k] else 0),
+        train_ds, val_ds, test_ds, task_types, targets, target_scaler, out, log, resume=resume,
+        on_epoch_end=on_epoch_end,
+        label=f", {config.model.encoder} + {kind}" + (", remembering known items" if known else "")
+        + (f", {sum(reading)} of {len(reading)} member(s) with neighbour evidence" if evidence is not None else ""))
     metric_fn = _metrics(task_type, table.value_name)
     metrics = {"val": summarise_members(members.val_preds, val_ds.labels, task_types, targets, metric_fn)}
     if len(split.test):
@@ -356,6 +413,14 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
         tensors["entities.profiles"] = torch.from_numpy(np.asarray(table.profiles, dtype=np.float32))
     if known:  # rows of entities.tsv the model remembers (compounds: training_set.smi, in order)
         tensors["known.entity_rows"] = torch.from_numpy(train_entities)
+    if evidence is not None:  # the training cells (compounds: training_set.smi order; entities: entity_rows order)
+        cell_compound, cell_entity, cell_value = evidence.evidence.cells()
+        tensors["evidence.cell_compound"] = torch.from_numpy(cell_compound)
+        tensors["evidence.cell_entity"] = torch.from_numpy(cell_entity)
+        tensors["evidence.cell_value"] = torch.from_numpy(cell_value)
+        tensors["evidence.entity_rows"] = torch.from_numpy(evidence.entity_rows)
+        tensors["evidence_scaler.mean"] = torch.from_numpy(evidence.scaler.mean_)
+        tensors["evidence_scaler.scale"] = torch.from_numpy(evidence.scaler.scale_)
     entity_text = "id\tsequence\n" + "".join(
         f"{e}\t{table.sequences[i] if table.sequences else ''}\n" for i, e in enumerate(table.entity_ids))
     card = {
@@ -370,6 +435,8 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
         "entity": {"kind": table.entity_kind, "encoder": kind, "count": table.num_entities, "input_dim": entity_dim,
                    "profile_names": table.profile_names},
         "known": {"compounds": n_known[0], "entities": n_known[1]},
+        "evidence": {"features": n_evidence, "ks": list(config.model.neighbour_ks), "members": reading}
+        if evidence else None,
         "training_data": {"source": str(info.path), "name": info.name, "sha256": info.sha256,
                           "licence": info.licence, "pairs": len(table) + len(loader_rejects),
                           "valid": len(data.values), "rejects": len(data.rejects)},
@@ -418,13 +485,26 @@ class PairPredictor:
         known = card.get("known", {})
         n_known = (known.get("compounds", 0), known.get("entities", 0))
         self.remembers = n_known[0] > 0
-        # vocabulary ids of the items the model remembers: compounds by canonical SMILES, entities by row
-        self.compound_vocabulary = {smi: i for i, smi in enumerate(training_smiles or [])} if self.remembers else {}
+        # vocabulary ids of the training compounds (by canonical SMILES) and of remembered entities (by row)
+        self.compound_vocabulary = {smi: i for i, smi in enumerate(training_smiles or [])}
         self.entity_keys = (vocabulary_keys(len(self.entity_ids), tensors["known.entity_rows"].numpy())
                             if self.remembers else None)
+        self.evidence, self.evidence_keys, self.evidence_scaler = None, None, None
+        evidence = card.get("evidence")
+        if evidence:  # rebuilt from the training cells: pool = training compounds x training entities
+            pool_rows = tensors["evidence.entity_rows"].numpy()
+            vectors = evidence_vectors(self.entity_kind, self.sequences, self.profiles)
+            self.evidence = NeighbourEvidence(evidence["ks"]).fit(
+                compound_fingerprints(training_smiles or []), vectors[pool_rows],
+                tensors["evidence.cell_compound"].numpy(), tensors["evidence.cell_entity"].numpy(),
+                tensors["evidence.cell_value"].numpy())
+            self.evidence_keys = vocabulary_keys(len(self.entity_ids), pool_rows)
+            self.evidence_scaler = FeatureScaler.from_state(tensors["evidence_scaler.mean"].numpy(),
+                                                            tensors["evidence_scaler.scale"].numpy())
+        reading = evidence["members"] if evidence else [False] * card["members"]
         self.models = load_members(tensors, card["members"],
-                                   lambda: build_pair_model(self.config, self.encoder_kind, dim, card["extra_dim"], 1,
-                                                            *n_known))
+                                   lambda k: build_pair_model(self.config, self.encoder_kind, dim, card["extra_dim"],
+                                                              1, *n_known, evidence["features"] if reading[k] else 0))
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> PairPredictor:
@@ -442,26 +522,37 @@ class PairPredictor:
         raw = raw_entity_inputs(self.encoder_kind, self.config.model.entity, sequences, profiles)
         return self.entity_scaler.transform(raw) if self.entity_scaler is not None else raw
 
-    def known_entity_keys(self, entity_rows: list[int | None]) -> np.ndarray | None:
-        """Vocabulary keys of entities given as rows of the model's entity list (None: a new entity)."""
-        if self.entity_keys is None:
-            return None
-        return np.asarray([-1 if r is None else self.entity_keys[r] for r in entity_rows], dtype=np.int64)
+    def entity_vectors(self, sequences: list[str] | None, profiles: np.ndarray | None) -> np.ndarray:
+        """What the neighbour evidence compares entities by (k-mer composition or profile)."""
+        return evidence_vectors(self.entity_kind, sequences, profiles)
 
     def predict(self, featurized: FeaturizedMolecules, entity_inputs: np.ndarray, compound_index: np.ndarray,
                 entity_index: np.ndarray, device: str = "cpu", batch_size: int = 1024,
-                entity_keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Ensemble mean and spread of every (compound, entity) pair, in label units. ``entity_keys``: see
-        :meth:`known_entity_keys` (models that remember known items; omitted = every entity is new)."""
+                entity_rows: list[int | None] | None = None,
+                entity_vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean and spread of every (compound, entity) pair, in label units. ``entity_rows``: each
+        entity's row in the model's entity list, None for a new one (omitted = every entity is new);
+        ``entity_vectors``: see :meth:`entity_vectors`, needed by models that read neighbour evidence."""
         extras = self.extra_scaler.transform(featurized.extras) if self.featurizer.extra_dim else featurized.extras
-        compound_keys = None
-        if self.remembers:
-            compound_keys = np.asarray([self.compound_vocabulary.get(smi, -1) for smi in featurized.smiles],
-                                       dtype=np.int64)
-            if entity_keys is None:
-                entity_keys = np.full(len(entity_inputs), -1, dtype=np.int64)
+        rows = list(entity_rows) if entity_rows is not None else [None] * len(entity_inputs)
+
+        def keys(vocabulary: np.ndarray | None) -> np.ndarray | None:
+            if vocabulary is None:
+                return None
+            return np.asarray([-1 if r is None else vocabulary[r] for r in rows], dtype=np.int64)
+
+        compound_keys = np.asarray([self.compound_vocabulary.get(smi, -1) for smi in featurized.smiles],
+                                   dtype=np.int64)
+        pair_features = None
+        if self.evidence is not None:
+            if entity_vectors is None:
+                raise ValueError("this model reads neighbour evidence: pass entity_vectors")
+            raw = self.evidence.features(compound_fingerprints(featurized.smiles), entity_vectors, compound_keys,
+                                         keys(self.evidence_keys), compound_index, entity_index)
+            pair_features = self.evidence_scaler.transform(raw)
         dataset = PairDataset(MolGraphDataset(featurized.graphs, None, extras), entity_inputs, compound_index,
-                              entity_index, compound_keys=compound_keys, entity_keys=entity_keys)
+                              entity_index, compound_keys=compound_keys if self.remembers else None,
+                              entity_keys=keys(self.entity_keys), pair_features=pair_features)
         dev = resolve_device(device)
         preds = [predict_outputs(m.to(dev), dataset, self.task_types, self.target_scaler, batch_size, dev)[:, 0]
                  for m in self.models]
@@ -509,7 +600,7 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
         comp = np.repeat(np.arange(len(featurized)), len(known))
         ent = np.tile(np.arange(len(known)), len(featurized))
         entity_ids = list(predictor.entity_ids)
-        inputs = predictor.entity_inputs(predictor.sequences, predictor.profiles)
+        entity_sequences, entity_profiles = predictor.sequences, predictor.profiles
         rows = featurized.rows[comp]
         entity_rows: list[int | None] = list(range(len(entity_ids)))
     else:
@@ -544,10 +635,12 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
             row_list.append(row)
         comp, ent, rows = (np.asarray(x, dtype=np.int64) for x in (comp_list, ent_list, row_list))
         if predictor.entity_kind == "protein":
-            inputs = predictor.entity_inputs(sequences, None)
+            entity_sequences, entity_profiles = sequences, None
         else:
-            inputs = predictor.entity_inputs(None, predictor.profiles[[known[e] for e in entity_ids]])
-    mean, std = predictor.predict(featurized, inputs, comp, ent, entity_keys=predictor.known_entity_keys(entity_rows))
+            entity_sequences, entity_profiles = None, predictor.profiles[[known[e] for e in entity_ids]]
+    inputs = predictor.entity_inputs(entity_sequences, entity_profiles)
+    vectors = predictor.entity_vectors(entity_sequences, entity_profiles) if predictor.evidence is not None else None
+    mean, std = predictor.predict(featurized, inputs, comp, ent, entity_rows=entity_rows, entity_vectors=vectors)
     out = pd.DataFrame({"row": rows + 1})
     if id_col is not None:
         out[id_col] = frame[id_col].to_numpy()[rows]
@@ -572,6 +665,12 @@ def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike
     rejects_path = Path(rejects_path) if rejects_path else out_path.with_name(out_path.stem + ".rejects.csv")
     write_rejects(rejects_path, rejects, source)
     log(f"{len(out)} pairs predicted -> {out_path}; {len(rejects)} rejected -> {rejects_path}")
+    if predictor.evidence is not None:
+        new = sum(smi not in predictor.compound_vocabulary for smi in featurized.smiles)
+        if new:
+            log(f"note: {new} of {len(featurized)} compounds were not in training; this model's neighbour-evidence "
+                "members learnt from compounds with measurements of their own, so for new compounds rely on a model "
+                "trained on a cold-compound split")
     return out
 
 

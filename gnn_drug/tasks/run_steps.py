@@ -65,19 +65,19 @@ class Members:
     fits: list[FitResult] = field(default_factory=list)
 
 
-def train_members(config: TaskConfig, build_model: Callable[[], nn.Module], train_ds, val_ds, test_ds,
+def train_members(config: TaskConfig, build_model: Callable[[int], nn.Module], train_ds, val_ds, test_ds,
                   task_types: list[str], targets: list[str], scaler: TargetScaler, out: Path, log: Log,
                   resume: bool = False, on_epoch_end: Callable[[int, dict], None] | None = None,
                   distributed: DistributedContext | None = None, label: str = "") -> Members:
-    """One model per seed in ``config.train.seeds``, each checkpointed in ``out/checkpoints``; datasets are
-    anything with the :class:`MolGraphDataset` shape (molecules or pairs)."""
+    """One model per seed in ``config.train.seeds`` (``build_model(k)`` builds member k), each checkpointed in
+    ``out/checkpoints``; datasets are anything with the :class:`MolGraphDataset` shape (molecules or pairs)."""
     main = distributed is None or distributed.is_main
     settings = train_settings(config)
     members = Members()
     for k, seed in enumerate(config.train.seeds):
         log(f"training member {k + 1}/{len(config.train.seeds)} (seed {seed}{label})")
         torch.manual_seed(seed)
-        model = build_model()
+        model = build_model(k)
         trainer = Trainer(settings, task_types, targets, out / "checkpoints" / f"seed_{seed}.pt", log=log,
                           on_epoch_end=on_epoch_end if main else None, distributed=distributed)
         members.fits.append(trainer.fit(model, train_ds, val_ds, scaler, seed=seed, resume=resume))
@@ -104,12 +104,12 @@ def summarise_members(preds: list[np.ndarray], labels: np.ndarray, task_types: l
     return metrics
 
 
-def load_members(tensors: dict[str, torch.Tensor], count: int, build_model: Callable[[], nn.Module]) -> list[
+def load_members(tensors: dict[str, torch.Tensor], count: int, build_model: Callable[[int], nn.Module]) -> list[
         nn.Module]:
     """The ensemble saved by :func:`train_members` (``member{k}.`` prefixed weights), in eval mode."""
     models = []
     for k in range(count):
-        model = build_model()
+        model = build_model(k)
         prefix = f"member{k}."
         model.load_state_dict({n[len(prefix):]: v for n, v in tensors.items() if n.startswith(prefix)})
         models.append(model.eval())

@@ -202,3 +202,40 @@ def test_a_model_that_remembers_known_items_scores_new_ones_from_features(davis_
     renamed = predict_pairs_file(out, tmp_path / "renamed.csv", tmp_path / "renamed_out.csv",
                                  entity_column="protein", sequence_column="sequence", log=quiet)
     assert not np.allclose(renamed["pKd"].to_numpy(), again["pKd"].to_numpy(), atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def evidence_run(davis_slice, feature_cache, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "evidence"
+    config = _config(davis_slice, feature_cache, model={"embed_known": True, "neighbour_evidence": True,
+                                                        "neighbour_ks": [2, 5], "neighbour_dropout": 0.25,
+                                                        "evidence_share": 0.5},
+                     train={"epochs": 8, "seeds": [0, 1]})
+    return out, train_pair_run(config, out, log=quiet)
+
+
+def test_a_model_with_neighbour_evidence_rebuilds_it_when_loaded(evidence_run, davis_slice, tmp_path):
+    """The model directory alone gives the test pairs the evidence (and so the predictions) they had in training;
+    a new protein, given by sequence, is scored from its nearest known kinases."""
+    out, metrics = evidence_run
+    card = json.loads((out / "model" / "model.json").read_text())
+    # a mixed ensemble: the first member reads the evidence, the second structure and sequence alone
+    assert card["evidence"] == {"features": 4 + 4 * 2 * 2, "ks": [2, 5], "members": [True, False]}
+    test = pd.read_csv(out / "test_predictions.csv")
+    pd.read_csv(davis_slice).iloc[test["row"] - 1].to_csv(tmp_path / "test_pairs.csv", index=False)
+    again = predict_pairs_file(out, tmp_path / "test_pairs.csv", tmp_path / "again.csv", entity_column="protein",
+                               log=quiet)
+    np.testing.assert_allclose(again["pKd"].to_numpy(), test["pKd"].to_numpy(), rtol=1e-5, atol=1e-5)
+    assert metrics["test"]["ci"] > 0.6
+
+    predictor = PairPredictor.load(out)
+    renamed = pd.DataFrame({"smiles": ["CC(=O)Nc1ccc(O)cc1"] * 2, "protein": [predictor.entity_ids[0], "RENAMED"],
+                            "sequence": [predictor.sequences[0], predictor.sequences[0][:-40]]})
+    renamed.to_csv(tmp_path / "new.csv", index=False)
+    messages = []
+    scored = predict_pairs_file(out, tmp_path / "new.csv", tmp_path / "new_out.csv", entity_column="protein",
+                                sequence_column="sequence", log=messages.append)
+    assert np.isfinite(scored["pKd"]).all() and len(scored) == 2
+    assert any("compounds were not in training" in m for m in messages)  # the user is told
+    # the known kinase has measured evidence, the shortened copy is a new protein: they are scored differently
+    assert scored["pKd"].iloc[0] != pytest.approx(scored["pKd"].iloc[1], abs=1e-6)

@@ -27,7 +27,7 @@ def test_shipped_task_config_loads(path):
     assert config.task == path.parent.name
 
 
-def test_pair_benchmark_runs_validate_and_only_seen_item_splits_remember_items():
+def test_pair_benchmark_runs_validate_and_only_seen_item_splits_remember_items_or_read_evidence():
     runs = _bench_pairs().RUNS
     assert {"davis_setting1", "kiba_setting1", "davis_cold_drug", "davis_cold_target", "davis_cold_both",
             "gdsc_v6_mixed", "gdsc_v6_blind_cell", "gdsc_v6_blind_drug", "gdsc2_tgsa"} <= set(runs)
@@ -35,4 +35,8 @@ def test_pair_benchmark_runs_validate_and_only_seen_item_splits_remember_items()
         config = load_config(EXPERIMENTS / config_file, overrides)
         assert config.task == family, name
         # a per-item memory only helps where test items were seen in training (random or predefined pairs)
-        assert config.model.embed_known == (config.split.method in ("random", "predefined")), name
+        seen = config.split.method in ("random", "predefined")
+        assert config.model.embed_known == seen, name
+        # neighbour evidence of a training pair includes its compound's and entity's other measurements, which a
+        # held-out compound or entity never has: cold and blind splits must not train on it
+        assert not config.model.neighbour_evidence or seen, name
