@@ -10,9 +10,7 @@ stays inductive while using what the measurements say about each known item beyo
 completion when every item is known, as in Davis/KIBA setting 1 or GDSC mixed splits).
 
 ``pair_feature_dim`` > 0: each pair also brings a feature vector (e.g. neighbour evidence from the training
-measurements) that joins the fused vector at the head's input. With ``pair_feature_dropout`` p > 0, a share p
-of the training pairs see their features withheld (zeroed, with a flag saying so), so that the structure and
-sequence path keeps learning rather than leaning on the features alone; at inference every pair has them."""
+measurements) that joins the fused vector at the head's input."""
 
 from __future__ import annotations
 
@@ -28,8 +26,7 @@ class PairModel(nn.Module):
                  num_outputs: int = 1, hidden_dim: int = 300, depth: int = 3, dropout: float = 0.0,
                  readout: str = "mean", head_hidden_dim: int = 512, head_layers: int = 3,
                  compound_extra_dim: int = 0, fusion: str = "concat", fusion_dim: int = 128,
-                 known_compounds: int = 0, known_entities: int = 0, pair_feature_dim: int = 0,
-                 pair_feature_dropout: float = 0.0) -> None:
+                 known_compounds: int = 0, known_entities: int = 0, pair_feature_dim: int = 0) -> None:
         super().__init__()
         self.compound_encoder = build_molecule_encoder(compound_encoder, atom_dim, bond_dim, hidden_dim, depth,
                                                        dropout, readout)
@@ -45,8 +42,7 @@ class PairModel(nn.Module):
             self.project_entity = nn.Linear(entity_encoder.out_dim, fusion_dim)
             width += fusion_dim
         self.pair_feature_dim = pair_feature_dim
-        self.pair_feature_dropout = pair_feature_dropout if pair_feature_dim else 0.0
-        width += pair_feature_dim + (1 if self.pair_feature_dropout > 0 else 0)
+        width += pair_feature_dim
         self.head = mlp(width, head_hidden_dim, num_outputs, head_layers, dropout)
         self.compound_memory = _zero_embedding(known_compounds, compound_dim)
         self.entity_memory = _zero_embedding(known_entities, entity_encoder.out_dim)
@@ -65,13 +61,7 @@ class PairModel(nn.Module):
         if self.pair_feature_dim:
             if batch.pair_features is None:
                 raise ValueError("this model reads per-pair features: batches need them")
-            features = batch.pair_features
-            if self.pair_feature_dropout > 0:
-                shown = torch.ones(features.shape[0], 1, dtype=features.dtype, device=features.device)
-                if self.training:
-                    shown = (torch.rand_like(shown) >= self.pair_feature_dropout).to(features.dtype)
-                features = torch.cat([features * shown, shown], dim=1)
-            parts.append(features)
+            parts.append(batch.pair_features)
         return self.head(torch.cat(parts, dim=1))
 
 

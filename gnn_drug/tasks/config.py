@@ -124,9 +124,6 @@ class ModelConfig(_Strict):
                                   description="share of the ensemble's members that read the neighbour evidence; "
                                               "the others learn from structure and sequence alone, and the two "
                                               "kinds err differently")
-    neighbour_dropout: float = Field(0.0, ge=0.0, lt=1.0,
-                                     description="share of training pairs that do not see their neighbour evidence, "
-                                                 "so the structure / sequence path keeps learning")
 
 
 class TrainConfig(_Strict):

@@ -185,7 +185,7 @@ def build_pair_model(config: TaskConfig, kind: str, entity_dim: int, compound_ex
                      head_hidden_dim=m.head_hidden_dim, head_layers=m.head_layers,
                      compound_extra_dim=compound_extra_dim, fusion=m.fusion, fusion_dim=m.fusion_dim,
                      known_compounds=known_compounds, known_entities=known_entities,
-                     pair_feature_dim=pair_feature_dim, pair_feature_dropout=m.neighbour_dropout)
+                     pair_feature_dim=pair_feature_dim)
 
 
 def vocabulary_keys(n: int, known: np.ndarray) -> np.ndarray:

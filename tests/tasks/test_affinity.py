@@ -208,7 +208,7 @@ def test_a_model_that_remembers_known_items_scores_new_ones_from_features(davis_
 def evidence_run(davis_slice, feature_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "evidence"
     config = _config(davis_slice, feature_cache, model={"embed_known": True, "neighbour_evidence": True,
-                                                        "neighbour_ks": [2, 5], "neighbour_dropout": 0.25,
+                                                        "neighbour_ks": [2, 5],
                                                         "evidence_share": 0.5},
                      train={"epochs": 8, "seeds": [0, 1]})
     return out, train_pair_run(config, out, log=quiet)
