@@ -181,12 +181,15 @@ class NeighbourEvidence:
         measured = valid & (self.cell_keys[pos] == keys)
         return np.where(measured, self.cell_values[pos], 0.0), measured
 
-    def _neighbour_columns(self, idx: np.ndarray, sims: np.ndarray, partner: np.ndarray,
-                           compound_side: bool) -> list[np.ndarray]:
-        """[mean, weight] per k: of each pair's candidates ``idx`` [pairs, c] (similarity ``sims``), the k most
-        similar measured with the pair's ``partner``."""
+    def _partner_cells(self, idx: np.ndarray, partner: np.ndarray, compound_side: bool) -> tuple[
+            np.ndarray, np.ndarray]:
+        """(value, measured) of each candidate ``idx`` [pairs, c] with its pair's ``partner``."""
         partners = np.broadcast_to(partner[:, None], idx.shape)
-        values, measured = self._cells(idx, partners) if compound_side else self._cells(partners, idx)
+        return self._cells(idx, partners) if compound_side else self._cells(partners, idx)
+
+    def _neighbour_columns(self, sims: np.ndarray, values: np.ndarray, measured: np.ndarray) -> list[np.ndarray]:
+        """[mean, weight] per k: of each pair's candidates (similarity ``sims``, cells from
+        :meth:`_partner_cells`), the k most similar measured with the pair's partner."""
         sims = np.where(measured & (sims > 0), sims, 0.0)
         k_max = min(self.ks[-1], sims.shape[1])
         if k_max < sims.shape[1]:  # the k_max largest, then in order
@@ -203,16 +206,15 @@ class NeighbourEvidence:
             out += [np.where(d > 0, n / np.maximum(d, 1e-12), self.global_mean), d]
         return out
 
-    def _without_partner(self, candidates: tuple[np.ndarray, np.ndarray], norm2: np.ndarray, keys: np.ndarray,
-                         partner: np.ndarray, compound_side: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Behaviour candidates of pool items ``keys`` with cosine similarity recomputed without ``partner``
-        (items outside the pool have none)."""
+    def _behaviour_columns(self, candidates: tuple[np.ndarray, np.ndarray], norm2: np.ndarray, keys: np.ndarray,
+                           partner: np.ndarray, own_value: np.ndarray, own_measured: np.ndarray,
+                           compound_side: bool) -> list[np.ndarray]:
+        """Evidence of the behaviour candidates of pool items ``keys`` (items outside the pool have none), their
+        cosine similarity recomputed without the pair's ``partner`` (whose own cell is ``own_value``)."""
         inside = keys >= 0
         idx = np.where(inside[:, None], candidates[0][np.maximum(keys, 0)], -1)
         dots = np.where(inside[:, None], candidates[1][np.maximum(keys, 0)], 0.0)
-        partners = np.broadcast_to(partner[:, None], idx.shape)
-        own_value, own_measured = self._cells(keys, partner) if compound_side else self._cells(partner, keys)
-        their_value, their_measured = self._cells(idx, partners) if compound_side else self._cells(partners, idx)
+        their_value, their_measured = self._partner_cells(idx, partner, compound_side)
         own = np.where(own_measured, own_value - self.global_mean, 0.0)
         theirs = np.where(their_measured, their_value - self.global_mean, 0.0)
         dots = dots - own[:, None] * theirs
@@ -220,7 +222,7 @@ class NeighbourEvidence:
         norm_other = np.maximum(norm2[np.maximum(idx, 0)] - theirs**2, 0.0)
         sims = np.where((idx >= 0) & (norm_self > 0) & (norm_other > 0),
                         dots / np.sqrt(np.maximum(norm_self * norm_other, 1e-24)), 0.0)
-        return idx, sims
+        return self._neighbour_columns(sims, their_value, their_measured)
 
     def features(self, compound_fps: Sequence, entity_vectors: np.ndarray, compound_keys: np.ndarray,
                  entity_keys: np.ndarray, compound_index: np.ndarray, entity_index: np.ndarray,
@@ -247,20 +249,22 @@ class NeighbourEvidence:
             distinct, local = np.unique(c, return_inverse=True)
             structure = _tanimoto_neighbours([compound_fps[i] for i in distinct], self.compound_fps,
                                              self.compound_candidates, compound_keys[distinct])
-            own_value, own = self._cells(ck, ek)
-            own &= leave[at]
+            own_value, measured = self._cells(ck, ek)
+            own = measured & leave[at]
             row_count = np.where(ck >= 0, self.row_count[np.maximum(ck, 0)], 0.0) - own
             row_sum = np.where(ck >= 0, self.row_sum[np.maximum(ck, 0)], 0.0) - np.where(own, own_value, 0.0)
             col_count = np.where(ek >= 0, self.col_count[np.maximum(ek, 0)], 0.0) - own
             col_sum = np.where(ek >= 0, self.col_sum[np.maximum(ek, 0)], 0.0) - np.where(own, own_value, 0.0)
             columns = [np.where(row_count > 0, row_sum / np.maximum(row_count, 1), self.global_mean), row_count,
                        np.where(col_count > 0, col_sum / np.maximum(col_count, 1), self.global_mean), col_count]
-            columns += self._neighbour_columns(structure[0][local], structure[1][local], ek, True)
-            columns += self._neighbour_columns(
-                *self._without_partner(self.compound_behaviour, self.compound_norm2, ck, ek, True), ek, True)
-            columns += self._neighbour_columns(inputs[0][e], inputs[1][e], ck, False)
-            columns += self._neighbour_columns(
-                *self._without_partner(self.entity_behaviour, self.entity_norm2, ek, ck, False), ck, False)
+            nearest = structure[0][local]
+            columns += self._neighbour_columns(structure[1][local], *self._partner_cells(nearest, ek, True))
+            columns += self._behaviour_columns(self.compound_behaviour, self.compound_norm2, ck, ek, own_value,
+                                               measured, True)
+            nearest = inputs[0][e]
+            columns += self._neighbour_columns(inputs[1][e], *self._partner_cells(nearest, ck, False))
+            columns += self._behaviour_columns(self.entity_behaviour, self.entity_norm2, ek, ck, own_value,
+                                               measured, False)
             out[at] = np.column_stack(columns)
         return out
 
