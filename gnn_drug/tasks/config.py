@@ -6,7 +6,7 @@ import os
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, field_validator
 
 from gnn_drug.errors import ConfigError
 from gnn_drug.yaml_files import read_yaml_mapping, validation_message
@@ -124,6 +124,18 @@ class ModelConfig(_Strict):
                                   description="share of the ensemble's members that read the neighbour evidence; "
                                               "the others learn from structure and sequence alone, and the two "
                                               "kinds err differently")
+    factorization: bool = Field(False, description="pair models: blend the networks with a biased matrix "
+                                                   "factorisation of the training pairs (known items only), its "
+                                                   "share chosen on validation pairs")
+    factorization_rank: int = Field(50, ge=1, description="latent factors per compound and entity")
+    factorization_l2: list[PositiveFloat] = Field(default_factory=lambda: [1.0, 2.0, 4.0, 8.0], min_length=1,
+                                                  description="ridge weights tried (on standardised values); "
+                                                              "the best on validation is kept")
+    factorization_sweeps: int = Field(30, ge=1, description="alternating least-squares sweeps (the best on "
+                                                            "validation is kept)")
+    factorization_refit: bool = Field(True, description="once its ridge weight, sweeps and blend shares are "
+                                                        "chosen, refit the factorisation on the training and "
+                                                        "validation pairs of known items")
 
 
 class TrainConfig(_Strict):

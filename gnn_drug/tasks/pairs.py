@@ -42,6 +42,14 @@ from gnn_drug.data.splits import (
 )
 from gnn_drug.data.tables import CLASSIFICATION, REGRESSION, infer_task_type, read_table, write_table
 from gnn_drug.errors import ConfigError, DataError
+from gnn_drug.models.matrix_factorization import (
+    FAMILIARITY,
+    MatrixFactorization,
+    blend,
+    blend_weights,
+    familiarity,
+    fit_on_validation,
+)
 from gnn_drug.models.pair_model import PairModel
 from gnn_drug.models.profile_cnn import ProfileCNN
 from gnn_drug.models.sequence_cnn import SequenceCNN
@@ -241,6 +249,57 @@ def fit_pair_evidence(config: TaskConfig, data: PreparedPairs, split: Split, log
     return FittedEvidence(evidence, scaler, scaler.transform(raw), pool_entities)
 
 
+def factorization_keys(data: PreparedPairs, split: Split, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vocabulary keys of the pairs ``part`` among the training compounds and entities (-1: not in training)."""
+    compounds, entities = np.unique(data.compound_index[split.train]), np.unique(data.entity_index[split.train])
+    return (vocabulary_keys(len(data.featurized), compounds)[data.compound_index[part]],
+            vocabulary_keys(data.table.num_entities, entities)[data.entity_index[part]])
+
+
+def fit_pair_factorization(config: TaskConfig, data: PreparedPairs, split: Split, log: Log) -> MatrixFactorization:
+    """Matrix factorisation of the training pairs over the training compounds and entities (vocabulary order),
+    its ridge weight and sweep chosen on the validation pairs."""
+    started = time.perf_counter()
+    m = config.model
+    compound_keys, entity_keys = factorization_keys(data, split, split.train)
+    model, val_mse = fit_on_validation(compound_keys, entity_keys, data.values[split.train],
+                                       int(compound_keys.max()) + 1, int(entity_keys.max()) + 1,
+                                       (*factorization_keys(data, split, split.val), data.values[split.val]),
+                                       m.factorization_rank, m.factorization_l2, m.factorization_sweeps,
+                                       seed=config.train.seeds[0])
+    log(f"matrix factorisation: rank {m.factorization_rank}, ridge {model.l2:g} chosen on validation (MSE "
+        f"{val_mse:.4f}), {time.perf_counter() - started:.1f} s")
+    return model
+
+
+def refit_pair_factorization(config: TaskConfig, chosen: MatrixFactorization, data: PreparedPairs, split: Split,
+                             log: Log) -> MatrixFactorization:
+    """The chosen factorisation (ridge weight, sweeps) refit on the training pairs plus the validation pairs whose
+    compound and entity are training items (the model's vocabulary stays the training items'). Validation
+    metrics stay those of the factorisation fitted without them."""
+    val_keys = factorization_keys(data, split, split.val)
+    pairs = np.concatenate([split.train, split.val[(val_keys[0] >= 0) & (val_keys[1] >= 0)]])
+    compound_keys, entity_keys = factorization_keys(data, split, pairs)
+    refit = MatrixFactorization(rank=chosen.rank, l2=chosen.l2)
+    refit.fit(compound_keys, entity_keys, data.values[pairs], len(chosen.compound_bias), len(chosen.entity_bias),
+              sweeps=max(chosen.sweeps, 1), seed=config.train.seeds[0])
+    log(f"matrix factorisation refit on {len(pairs)} training and validation pairs ({refit.sweeps} sweeps)")
+    return refit
+
+
+def summarise_blend(member_preds: list[np.ndarray], factorized: np.ndarray, weights: dict[str, float],
+                    classes: np.ndarray, labels: np.ndarray, metric_fn: Callable[[np.ndarray, np.ndarray], dict],
+                    task_types: list[str], targets: list[str]) -> tuple[dict, np.ndarray]:
+    """Metrics of the blend of the networks' mean with the factorisation, plus each part's; and the blend."""
+    networks = summarise_members(member_preds, labels, task_types, targets, metric_fn)
+    blended = blend(np.mean(member_preds, axis=0)[:, 0], factorized, weights, classes)
+    metrics = metric_fn(labels, blended[:, None])
+    metrics["members"] = networks.pop("members")
+    metrics["networks"] = networks
+    metrics["factorization"] = metric_fn(labels, factorized[:, None])
+    return metrics, blended
+
+
 def make_pair_split(config: TaskConfig, data: PreparedPairs, log: Log) -> Split:
     """Positions into ``data``'s pairs. Cold splits hold out whole compounds / entities; ``scaffold`` holds out
     whole Bemis–Murcko scaffolds of the compounds; ``predefined`` uses the dataset's published folds."""
@@ -385,10 +444,34 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
         label=f", {config.model.encoder} + {kind}" + (", remembering known items" if known else "")
         + (f", {sum(reading)} of {len(reading)} member(s) with neighbour evidence" if evidence is not None else ""))
     metric_fn = _metrics(task_type, table.value_name)
-    metrics = {"val": summarise_members(members.val_preds, val_ds.labels, task_types, targets, metric_fn)}
+    factorization, weights = None, {}
+    if config.model.factorization:
+        if task_type != REGRESSION:
+            raise ConfigError("model.factorization blends regression values; this task is a classification")
+        factorization = fit_pair_factorization(config, data, split, log)
+        val_keys = factorization_keys(data, split, split.val)
+        val_factorized, val_classes = factorization.predict(*val_keys), familiarity(*val_keys)
+        weights = blend_weights(np.mean(members.val_preds, axis=0)[:, 0], val_factorized, val_ds.labels[:, 0],
+                                val_classes)
+        counts = np.bincount(val_classes, minlength=len(FAMILIARITY))
+        shares = [f"{name} pairs {weights[name]:.2f} ({n} validation pairs)"
+                  for name, n in zip(FAMILIARITY, counts, strict=True) if n]
+        log("blend chosen on validation, share of the matrix factorisation: " + ", ".join(shares))
+        metrics = {"val": summarise_blend(members.val_preds, val_factorized, weights, val_classes, val_ds.labels,
+                                          metric_fn, task_types, targets)[0]}
+        if config.model.factorization_refit:
+            factorization = refit_pair_factorization(config, factorization, data, split, log)
+    else:
+        metrics = {"val": summarise_members(members.val_preds, val_ds.labels, task_types, targets, metric_fn)}
     if len(split.test):
-        metrics["test"] = summarise_members(members.test_preds, test_ds.labels, task_types, targets, metric_fn)
         mean, std = np.mean(members.test_preds, axis=0)[:, 0], np.std(members.test_preds, axis=0)[:, 0]
+        if factorization is not None:
+            test_keys = factorization_keys(data, split, split.test)
+            metrics["test"], mean = summarise_blend(
+                members.test_preds, factorization.predict(*test_keys), weights, familiarity(*test_keys),
+                test_ds.labels, metric_fn, task_types, targets)
+        else:
+            metrics["test"] = summarise_members(members.test_preds, test_ds.labels, task_types, targets, metric_fn)
         frame = _pair_frame(table, data.featurized.smiles, test_ds.compound_index, test_ds.entity_index)
         frame.insert(0, "row", data.rows[split.test] + 1)
         frame[f"{table.value_name}_true"] = test_ds.labels[:, 0]
@@ -397,6 +480,10 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
             frame[f"{table.value_name}_std"] = std
         with atomic_path(out / "test_predictions.csv") as tmp:
             frame.to_csv(tmp, index=False)
+    if factorization is not None:
+        metrics["factorization"] = {"rank": factorization.rank, "l2": factorization.l2,
+                                    "sweeps": factorization.sweeps, "weights": weights,
+                                    "refit": config.model.factorization_refit}
     metrics["training"] = training_record(config.train.seeds, members.fits)
     seconds = [h["seconds"] for f in members.fits for h in f.history]
     metrics["seconds_per_epoch"] = float(np.median(seconds)) if seconds else None
@@ -421,6 +508,10 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
         tensors["evidence.entity_rows"] = torch.from_numpy(evidence.entity_rows)
         tensors["evidence_scaler.mean"] = torch.from_numpy(evidence.scaler.mean_)
         tensors["evidence_scaler.scale"] = torch.from_numpy(evidence.scaler.scale_)
+    if factorization is not None:  # compounds: training_set.smi order; entities: factorization.entity_rows order
+        for name, array in factorization.state().items():
+            tensors[f"factorization.{name}"] = torch.from_numpy(np.array(array, dtype=np.float64))
+        tensors["factorization.entity_rows"] = torch.from_numpy(train_entities.copy())
     entity_text = "id\tsequence\n" + "".join(
         f"{e}\t{table.sequences[i] if table.sequences else ''}\n" for i, e in enumerate(table.entity_ids))
     card = {
@@ -437,6 +528,7 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
         "known": {"compounds": n_known[0], "entities": n_known[1]},
         "evidence": {"features": n_evidence, "ks": list(config.model.neighbour_ks), "members": reading}
         if evidence else None,
+        "factorization": metrics.get("factorization"),
         "training_data": {"source": str(info.path), "name": info.name, "sha256": info.sha256,
                           "licence": info.licence, "pairs": len(table) + len(loader_rejects),
                           "valid": len(data.values), "rejects": len(data.rejects)},
@@ -501,6 +593,15 @@ class PairPredictor:
             self.evidence_keys = vocabulary_keys(len(self.entity_ids), pool_rows)
             self.evidence_scaler = FeatureScaler.from_state(tensors["evidence_scaler.mean"].numpy(),
                                                             tensors["evidence_scaler.scale"].numpy())
+        self.factorization, self.factorization_keys, self.factorization_weights = None, None, {}
+        if card.get("factorization"):
+            self.factorization = MatrixFactorization.from_state(
+                {name: tensors[f"factorization.{name}"].numpy()
+                 for name in ("compound_factors", "entity_factors", "compound_bias", "entity_bias", "mean",
+                              "scale")})
+            self.factorization_keys = vocabulary_keys(len(self.entity_ids),
+                                                      tensors["factorization.entity_rows"].numpy())
+            self.factorization_weights = dict(card["factorization"]["weights"])
         reading = evidence["members"] if evidence else [False] * card["members"]
         self.models = load_members(tensors, card["members"],
                                    lambda k: build_pair_model(self.config, self.encoder_kind, dim, card["extra_dim"],
@@ -530,7 +631,9 @@ class PairPredictor:
                 entity_index: np.ndarray, device: str = "cpu", batch_size: int = 1024,
                 entity_rows: list[int | None] | None = None,
                 entity_vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Ensemble mean and spread of every (compound, entity) pair, in label units. ``entity_rows``: each
+        """Ensemble mean and spread (of the networks) of every (compound, entity) pair, in label units; with a
+        matrix factorisation, the mean blends it in with the share chosen on validation pairs as familiar as
+        the pair (both items in training, a new compound, ...). ``entity_rows``: each
         entity's row in the model's entity list, None for a new one (omitted = every entity is new);
         ``entity_vectors``: see :meth:`entity_vectors`, needed by models that read neighbour evidence."""
         extras = self.extra_scaler.transform(featurized.extras) if self.featurizer.extra_dim else featurized.extras
@@ -557,7 +660,12 @@ class PairPredictor:
         preds = [predict_outputs(m.to(dev), dataset, self.task_types, self.target_scaler, batch_size, dev)[:, 0]
                  for m in self.models]
         stacked = np.stack(preds) if preds else np.zeros((1, len(compound_index)), np.float32)
-        return stacked.mean(axis=0), stacked.std(axis=0)
+        mean = stacked.mean(axis=0)
+        if self.factorization is not None:
+            pair_keys = compound_keys[compound_index], keys(self.factorization_keys)[entity_index]
+            mean = blend(mean, self.factorization.predict(*pair_keys), self.factorization_weights,
+                         familiarity(*pair_keys)).astype(np.float32)
+        return mean, stacked.std(axis=0)
 
 
 def predict_pairs_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out_path: str | os.PathLike,

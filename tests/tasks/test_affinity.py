@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gnn_drug.data.splits import load_split
 from gnn_drug.tasks.config import load_config
 from gnn_drug.tasks.pairs import PairPredictor, predict_pairs_file, train_pair_run
 from tests.helpers import INVALID_SMILES, quiet
@@ -209,7 +210,8 @@ def evidence_run(davis_slice, feature_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "evidence"
     config = _config(davis_slice, feature_cache, model={"embed_known": True, "neighbour_evidence": True,
                                                         "neighbour_ks": [2, 5],
-                                                        "evidence_share": 0.5},
+                                                        "evidence_share": 0.5, "factorization": True,
+                                                        "factorization_rank": 8},
                      train={"epochs": 8, "seeds": [0, 1]})
     return out, train_pair_run(config, out, log=quiet)
 
@@ -239,3 +241,64 @@ def test_a_model_with_neighbour_evidence_rebuilds_it_when_loaded(evidence_run, d
     assert any("compounds were not in training" in m for m in messages)  # the user is told
     # the known kinase has measured evidence, the shortened copy is a new protein: they are scored differently
     assert scored["pKd"].iloc[0] != pytest.approx(scored["pKd"].iloc[1], abs=1e-6)
+
+
+def test_the_matrix_factorisation_blend_is_chosen_on_validation_and_reloads(evidence_run, davis_slice, tmp_path,
+                                                                            monkeypatch):
+    """The networks' mean and the factorisation are blended with the share that scores best on validation, so the
+    blend is at least as good there as either part; the saved model blends test pairs the same way, and a
+    compound that was not in training is scored by the networks alone."""
+    out, metrics = evidence_run
+    card = json.loads((out / "model" / "model.json").read_text())
+    weights = card["factorization"]["weights"]
+    assert card["factorization"]["rank"] == 8 and card["factorization"]["l2"] in (1.0, 2.0, 4.0, 8.0)
+    # chosen on training pairs, then refit on training + validation pairs with the chosen sweeps
+    assert card["factorization"]["refit"] and 1 <= card["factorization"]["sweeps"] <= 30
+
+    val = metrics["val"]
+    assert val["mse"] <= min(val["networks"]["mse"], val["factorization"]["mse"]) + 1e-9
+    assert len(val["members"]) == 2
+    test = pd.read_csv(out / "test_predictions.csv")
+    predictor = PairPredictor.load(out)
+    assert predictor.factorization_weights == weights
+    weight = weights["known"]  # a random split of a small matrix: every validation pair is familiar
+    assert set(weights) == {"known", "new_compound", "new_entity", "both_new"}
+    assert weights["new_compound"] == 0.0
+    # on real Davis pairs the factorisation alone beats predicting each drug's and kinase's training mean
+    test_mf = metrics["test"]["factorization"]["mse"]
+    assert test_mf < np.mean((test["pKd_true"] - test["pKd_true"].mean()) ** 2)
+    pairs = pd.read_csv(davis_slice).iloc[test["row"] - 1]
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    blended = predict_pairs_file(out, tmp_path / "pairs.csv", tmp_path / "b.csv", entity_column="protein",
+                                 log=quiet)
+    np.testing.assert_allclose(blended["pKd"].to_numpy(), test["pKd"].to_numpy(), rtol=1e-5, atol=1e-5)
+    new = pd.DataFrame({"smiles": ["CC(=O)Nc1ccc(O)cc1"], "protein": [pairs["protein"].iloc[0]]})
+    new.to_csv(tmp_path / "new.csv", index=False)
+    scored = predict_pairs_file(out, tmp_path / "new.csv", tmp_path / "n.csv", entity_column="protein", log=quiet)
+
+    original = PairPredictor.load.__func__
+
+    def networks_only(cls, run_dir):
+        loaded = original(cls, run_dir)
+        loaded.factorization = None
+        return loaded
+
+    monkeypatch.setattr(PairPredictor, "load", classmethod(networks_only))
+    plain = predict_pairs_file(out, tmp_path / "pairs.csv", tmp_path / "p.csv", entity_column="protein", log=quiet)
+    plain_new = predict_pairs_file(out, tmp_path / "new.csv", tmp_path / "pn.csv", entity_column="protein",
+                                   log=quiet)
+    assert scored["pKd"].iloc[0] == pytest.approx(plain_new["pKd"].iloc[0], abs=1e-6)
+    moved = np.abs(blended["pKd"].to_numpy() - plain["pKd"].to_numpy()).max()
+    assert (moved > 1e-3) if weight > 0 else (moved < 1e-6)
+
+    # the saved factorisation was refit with the validation pairs: it now fits them better than the one that was
+    # chosen without them (whose validation MSE the metrics report)
+    val = pd.read_csv(davis_slice).iloc[load_split(out / "splits.json").val]
+    val.to_csv(tmp_path / "val.csv", index=False)
+    net = predict_pairs_file(out, tmp_path / "val.csv", tmp_path / "vn.csv", entity_column="protein", log=quiet)
+    monkeypatch.undo()
+    both = predict_pairs_file(out, tmp_path / "val.csv", tmp_path / "vb.csv", entity_column="protein", log=quiet)
+    if weight > 0:
+        factorized = (both["pKd"].to_numpy() - (1 - weight) * net["pKd"].to_numpy()) / weight
+        true = -np.log10(val["kd_nm"].to_numpy() / 1e9)
+        assert np.mean((factorized - true) ** 2) < metrics["val"]["factorization"]["mse"]

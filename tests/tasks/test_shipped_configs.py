@@ -40,3 +40,6 @@ def test_pair_benchmark_runs_validate_and_only_seen_item_splits_remember_items_o
         # neighbour evidence of a training pair includes its compound's and entity's other measurements, which a
         # held-out compound or entity never has: cold and blind splits must not train on it
         assert not config.model.neighbour_evidence or seen, name
+        # every run blends in the matrix factorisation: validation pairs as unfamiliar as the test pairs choose its
+        # share (zero where it does not help)
+        assert config.model.factorization, name
