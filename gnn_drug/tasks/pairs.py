@@ -300,6 +300,28 @@ def summarise_blend(member_preds: list[np.ndarray], factorized: np.ndarray, weig
     return metrics, blended
 
 
+def fit_factorization_blend(config: TaskConfig, data: PreparedPairs, split: Split, val_preds: list[np.ndarray],
+                            val_labels: np.ndarray, metric_fn: Callable[[np.ndarray, np.ndarray], dict],
+                            task_types: list[str], targets: list[str], log: Log) -> tuple[
+        MatrixFactorization, dict[str, float], dict]:
+    """The factorisation, its blend shares with the networks (per familiarity class) chosen on the validation
+    pairs, and the blend's validation metrics; then (``factorization_refit``) the factorisation refit with the
+    validation pairs."""
+    factorization = fit_pair_factorization(config, data, split, log)
+    val_keys = factorization_keys(data, split, split.val)
+    val_factorized, val_classes = factorization.predict(*val_keys), familiarity(*val_keys)
+    weights = blend_weights(np.mean(val_preds, axis=0)[:, 0], val_factorized, val_labels[:, 0], val_classes)
+    counts = np.bincount(val_classes, minlength=len(FAMILIARITY))
+    shares = [f"{name} pairs {weights[name]:.2f} ({n} validation pairs)"
+              for name, n in zip(FAMILIARITY, counts, strict=True) if n]
+    log("blend chosen on validation, share of the matrix factorisation: " + ", ".join(shares))
+    val_metrics, _ = summarise_blend(val_preds, val_factorized, weights, val_classes, val_labels, metric_fn,
+                                     task_types, targets)
+    if config.model.factorization_refit:
+        factorization = refit_pair_factorization(config, factorization, data, split, log)
+    return factorization, weights, val_metrics
+
+
 def make_pair_split(config: TaskConfig, data: PreparedPairs, log: Log) -> Split:
     """Positions into ``data``'s pairs. Cold splits hold out whole compounds / entities; ``scaffold`` holds out
     whole Bemis–Murcko scaffolds of the compounds; ``predefined`` uses the dataset's published folds."""
@@ -448,19 +470,9 @@ def train_pair_run(config: TaskConfig, out_dir: str | os.PathLike, data_dir: str
     if config.model.factorization:
         if task_type != REGRESSION:
             raise ConfigError("model.factorization blends regression values; this task is a classification")
-        factorization = fit_pair_factorization(config, data, split, log)
-        val_keys = factorization_keys(data, split, split.val)
-        val_factorized, val_classes = factorization.predict(*val_keys), familiarity(*val_keys)
-        weights = blend_weights(np.mean(members.val_preds, axis=0)[:, 0], val_factorized, val_ds.labels[:, 0],
-                                val_classes)
-        counts = np.bincount(val_classes, minlength=len(FAMILIARITY))
-        shares = [f"{name} pairs {weights[name]:.2f} ({n} validation pairs)"
-                  for name, n in zip(FAMILIARITY, counts, strict=True) if n]
-        log("blend chosen on validation, share of the matrix factorisation: " + ", ".join(shares))
-        metrics = {"val": summarise_blend(members.val_preds, val_factorized, weights, val_classes, val_ds.labels,
-                                          metric_fn, task_types, targets)[0]}
-        if config.model.factorization_refit:
-            factorization = refit_pair_factorization(config, factorization, data, split, log)
+        factorization, weights, val_metrics = fit_factorization_blend(
+            config, data, split, members.val_preds, val_ds.labels, metric_fn, task_types, targets, log)
+        metrics = {"val": val_metrics}
     else:
         metrics = {"val": summarise_members(members.val_preds, val_ds.labels, task_types, targets, metric_fn)}
     if len(split.test):
