@@ -155,7 +155,7 @@ def _fmt4(x) -> str:
 
 
 def _time(record: dict) -> str:
-    if record.get("resumed") and "epoch_seconds" in record:  # the process's CPU time misses the earlier epochs
+    if record["resumed"]:  # the process's CPU time misses the epochs trained before the resume
         return f"{record['epoch_seconds'] / 60:.0f} min of epochs (resumed run)"
     return f"{record['cpu_seconds'] / 60:.0f} min"
 
@@ -164,8 +164,7 @@ def _factorization(record: dict) -> str:
     blend = record.get("factorization")
     if not blend:
         return "—"
-    weights = blend.get("weights", {"known": blend.get("weight", 0.0)})  # records before per-class shares
-    shares = ", ".join(f"{k.replace('_', ' ')} {w:.2f}" for k, w in weights.items() if w > 0)
+    shares = ", ".join(f"{k.replace('_', ' ')} {w:.2f}" for k, w in blend["weights"].items() if w > 0)
     return f"{_fmt4(record['gnn_drug']['test']['factorization']['mse'])} ({shares or 'no share'})"
 
 

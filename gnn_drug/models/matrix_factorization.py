@@ -119,9 +119,9 @@ class MatrixFactorization:
                 "mean": np.asarray([self.mean]), "scale": np.asarray([self.scale])}
 
     @classmethod
-    def from_state(cls, state: dict[str, np.ndarray], l2: float = 0.0) -> MatrixFactorization:
+    def from_state(cls, state: dict[str, np.ndarray]) -> MatrixFactorization:
         u = np.asarray(state["compound_factors"], dtype=np.float64)
-        return cls(rank=u.shape[1], l2=l2, mean=float(np.asarray(state["mean"])[0]),
+        return cls(rank=u.shape[1], mean=float(np.asarray(state["mean"])[0]),
                    scale=float(np.asarray(state["scale"])[0]), compound_factors=u,
                    entity_factors=np.asarray(state["entity_factors"], dtype=np.float64),
                    compound_bias=np.asarray(state["compound_bias"], dtype=np.float64),
